@@ -1,0 +1,479 @@
+//! The Incident resource: one production problem, from detection to resolution.
+
+use super::common::{Condition, Severity, TargetKind};
+use super::playbook::StepSpec;
+use chrono::{DateTime, Utc};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The annotation a human sets to let an `approval`-mode step run.
+pub const APPROVAL_ANNOTATION: &str = "dontpanic.dev/approved";
+
+/// An Incident describes a production problem on one target and records how it was handled.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "dontpanic.dev",
+    version = "v1alpha1",
+    kind = "Incident",
+    namespaced,
+    shortname = "inc",
+    status = "IncidentStatus",
+    printcolumn = r#"{"name":"Severity","type":"string","jsonPath":".status.severity"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetRef"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Source","type":"string","jsonPath":".spec.source","priority":1}"#,
+    printcolumn = r#"{"name":"Responder","type":"string","jsonPath":".status.responder","priority":1}"#,
+    printcolumn = r#"{"name":"Last Step","type":"string","jsonPath":".status.lastStep","priority":1}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentSpec {
+    /// One line saying what is wrong, as a person would report it, e.g. "checkout returns 500".
+    #[x_kube(validation = Rule::new("size(self) > 0").message("summary must not be empty"))]
+    #[schemars(length(max = 1024))]
+    pub summary: String,
+    /// The object that is failing.
+    pub target: IncidentTarget,
+    /// A human override of the triaged severity. When set it always wins over triage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// The Playbook to follow. When absent, the Playbook in the namespace whose selector matches
+    /// the target is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook_ref: Option<PlaybookRef>,
+    /// Who opened the Incident.
+    #[serde(default)]
+    pub source: IncidentSource,
+    /// When the failure was first observable, as reported by the source that opened the
+    /// Incident. Makes detection latency visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+/// The failing object. Kubernetes targets live in the Incident's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.kind == 'EC2Instance' || !has(self.tags) || size(self.tags) == 0").message("target.tags selects EC2 instances only; other kinds are named by target.name"))]
+pub struct IncidentTarget {
+    /// The kind of the target.
+    pub kind: TargetKind,
+    /// The target's name: a Deployment or StatefulSet name, an EC2 instance ID, or an RDS DB
+    /// instance identifier.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("target.name must not be empty"))]
+    #[schemars(length(max = 253))]
+    pub name: String,
+    /// For EC2Instance targets: select the instance by tags instead of by ID. The tags must
+    /// match exactly one instance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl IncidentTarget {
+    /// `Kind/name`, as shown to people.
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// A reference to a Playbook in the Incident's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct PlaybookRef {
+    /// The Playbook's name.
+    pub name: String,
+}
+
+/// Who opened an Incident.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentSource {
+    /// A person applied it.
+    #[default]
+    Manual,
+    /// The operator's rollout health detection opened it.
+    HealthCheck,
+    /// An Alertmanager alert opened it.
+    Alertmanager,
+}
+
+/// Where an Incident is in its lifecycle.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    Detected,
+    Triaging,
+    Mitigating,
+    AwaitingApproval,
+    Validating,
+    Resolved,
+    Escalated,
+    Failed,
+}
+
+impl Phase {
+    /// Closed Incidents are left alone by the lifecycle.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Phase::Resolved | Phase::Escalated | Phase::Failed)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// What the operator observed and did.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentStatus {
+    /// The `.metadata.generation` last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The lifecycle phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The severity in force: the human override if set, otherwise the triaged one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// Why the severity is what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_reason: Option<String>,
+    /// `Kind/name` of the target, for printing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<String>,
+    /// The Playbook in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<String>,
+    /// The on-call responder named by the Playbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder: Option<String>,
+    /// How bad it is, with the numbers behind it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+    /// What was found while triaging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+    /// The mitigation steps planned from the Playbook, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepStatus>,
+    /// `name (state)` of the most recent step, for printing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<String>,
+    /// Recovery validation after mitigation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationStatus>,
+    /// Another open Incident on the same target that is handling it; this one does not act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_to: Option<String>,
+    /// The newest timeline entries, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+    /// How many older timeline entries were dropped from status (see the archive ConfigMap).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeline_dropped: u32,
+    /// Key times of the lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<PhaseTimes>,
+    /// Post-incident review bookkeeping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem: Option<Postmortem>,
+    /// Triaged, Mitigated and Validated, per the Kubernetes API conventions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The numbers behind a severity.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Impact {
+    /// One line, e.g. "3/3 replicas unavailable, 0/3 endpoints ready".
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_endpoints: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_endpoints: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_pods: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosting_nodes: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_ready_nodes: Option<i32>,
+    /// Signals named by the Playbook that are off, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals_off: Vec<String>,
+}
+
+/// Evidence gathered at triage time, capped so status never grows without bound.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// When this evidence was gathered.
+    pub gathered_at: DateTime<Utc>,
+    /// The earliest failure the operator could observe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error_time: Option<DateTime<Utc>>,
+    /// What the first error time was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_pods: Vec<PodEvidence>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warning_events: Vec<EventEvidence>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogEvidence>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollout_history: Vec<RevisionEvidence>,
+    /// Parts that could not be gathered, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodEvidence {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// The most telling reason: CrashLoopBackOff, ImagePullBackOff, OOMKilled, NotReady, ...
+    pub reason: String,
+    #[serde(default)]
+    pub restarts: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerEvidence>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerEvidence {
+    pub name: String,
+    pub image: String,
+    /// waiting, running or terminated.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub restarts: i32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventEvidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
+    /// `Kind/name` of the object the event is about.
+    pub object: String,
+    pub reason: String,
+    pub message: String,
+    #[serde(default)]
+    pub count: i32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEvidence {
+    pub pod: String,
+    pub container: String,
+    /// The last lines, each cut to a bounded length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// Why no lines are present, when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionEvidence {
+    pub revision: i64,
+    pub images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_cause: Option<String>,
+    pub replicas: i32,
+    pub ready_replicas: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The state of one mitigation step.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum StepState {
+    Pending,
+    AwaitingApproval,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// One mitigation step: what was intended before it ran, and what happened.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepStatus {
+    pub name: String,
+    pub action: String,
+    pub state: StepState,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// True when the step ran as a server-side dry-run and changed nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// The change this step intends, written before the action runs so that a restart can
+    /// tell whether it was already applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Change>,
+    /// When the step may be retried after a transient failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<DateTime<Utc>>,
+    /// True once the step's change was undone because validation failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reverted: bool,
+    /// The step as the Playbook defined it when mitigation began; later Playbook edits do not
+    /// change a mitigation under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<StepSpec>,
+}
+
+/// A change made (or intended) by an action, in terms a post-mortem needs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_revision: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_build: Option<String>,
+    /// The pod-template-hash of the ReplicaSet a rollback restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_template_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_replicas: Option<i32>,
+    /// The value of the restartedAt annotation a restart sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
+    /// Action-specific facts (instance IDs, AMI, DB identifiers, endpoints, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+/// One line of the written record.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct TimelineEntry {
+    pub time: DateTime<Utc>,
+    /// Detected, Triaged, SeverityChanged, Evidence, StepStarted, StepSucceeded, StepFailed, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub message: String,
+}
+
+/// Key times, for time-to-detect/mitigate/resolve.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triaged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_mitigation_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigated_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Post-incident review bookkeeping.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Postmortem {
+    /// When the review is due: resolution time plus the review period.
+    pub due_by: DateTime<Utc>,
+}
+
+/// Progress of recovery validation.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationStatus {
+    /// Which mitigation step this validation follows (index into `steps`).
+    pub after_step: u32,
+    pub started_at: DateTime<Utc>,
+    /// When the next measurement is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_measurement_at: Option<DateTime<Utc>>,
+    /// Successful, Failed, Inconclusive or Running.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckStatus>,
+}
+
+/// Counters and the newest measurements of one check.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckStatus {
+    pub name: String,
+    /// Successful, Failed, Inconclusive, Error or Running.
+    pub phase: String,
+    #[serde(default)]
+    pub count: u32,
+    #[serde(default)]
+    pub successful: u32,
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub inconclusive: u32,
+    #[serde(default)]
+    pub errors: u32,
+    #[serde(default)]
+    pub consecutive_successes: u32,
+    #[serde(default)]
+    pub consecutive_errors: u32,
+    /// The newest few measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
+}
+
+/// One measurement: a value, a verdict and a time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    pub time: DateTime<Utc>,
+    /// Successful, Failed, Inconclusive or Error.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

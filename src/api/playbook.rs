@@ -1,0 +1,291 @@
+//! The Playbook resource: what to do, and how carefully, when a target is in trouble.
+
+use super::common::{Condition, Severity, TargetKind};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A Playbook maps severities to mitigation steps, says how recovery is validated, and sets
+/// the safety policy for every mutating action.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "dontpanic.dev",
+    version = "v1alpha1",
+    kind = "Playbook",
+    namespaced,
+    shortname = "pb",
+    status = "PlaybookStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybookSpec {
+    /// Which targets this Playbook applies to when an Incident names no Playbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<TargetSelector>,
+    /// Automatic detection of failures on the selected targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<Detection>,
+    /// Rules that override the default triage, and extra Prometheus signals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<TriageSpec>,
+    /// Ordered mitigation steps per severity. The first entry listing the Incident's severity
+    /// is used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mitigations: Vec<MitigationPlan>,
+    /// How recovery is validated after each mitigation step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationSpec>,
+    /// The safety policy every mutating step obeys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<SafetySpec>,
+    /// The on-call responder for Incidents handled by this Playbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responder: Option<String>,
+}
+
+/// Selects targets by kind and labels.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSelector {
+    /// Target kinds this Playbook handles. Empty means any kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<TargetKind>,
+    /// Labels the target must carry (Kubernetes targets) or tags (EC2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Detection {
+    /// Open an Incident when the newest ReplicaSet of a selected Deployment fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_health: Option<RolloutHealth>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutHealth {
+    /// How long new pods may stay not Ready before the rollout counts as failed, e.g. "20s".
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("unavailableFor must be a duration such as 30s, 5m or 1h30m"))]
+    #[schemars(length(max = 32))]
+    pub unavailable_for: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriageSpec {
+    /// Evaluated in order before the default rules; the first rule whose `when` holds decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<TriageRule>,
+    /// Prometheus queries read during triage. Their values are available to rules by name,
+    /// and a signal whose `offWhen` holds makes the Incident at least Minor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalSpec>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriageRule {
+    pub severity: Severity,
+    /// An expression over the triage signals, e.g. `unavailableRatio >= 0.3 || error_rate > 0.1`.
+    pub when: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalSpec {
+    /// The name rules use for this signal's value.
+    pub name: String,
+    /// An instant PromQL query returning one number.
+    pub query: String,
+    /// An expression over `result` saying when the signal is off, e.g. `result > 0.05`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_when: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MitigationPlan {
+    /// The severities this plan handles.
+    pub severities: Vec<Severity>,
+    /// Steps run in order; the next one runs only when validation of the previous one fails.
+    pub steps: Vec<StepSpec>,
+}
+
+/// One mitigation step. Which parameters apply depends on `action`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSpec {
+    /// A name for the step in the timeline; defaults to the action in kebab case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// RollbackDeployment, RestartDeployment, ScaleDeployment, RelaunchEC2FromAMI or RestoreRDS.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("action must not be empty"))]
+    #[schemars(length(max = 64))]
+    pub action: String,
+    /// RollbackDeployment: the revision to roll back to; the previous one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<i64>,
+    /// ScaleDeployment: the replica count, bounded by the safety policy's min/max.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Undo this step's change when the validation after it fails (ScaleDeployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_on_failure: Option<bool>,
+    /// Wait for the approval annotation before this step, whatever the safety mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_approval: Option<bool>,
+    /// Parameters of AWS actions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.failureLimit) || !has(self.count) || self.count == 0 || self.failureLimit < self.count").message("failureLimit must be below count"))]
+pub struct ValidationSpec {
+    /// Time between measurements, e.g. "5s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("interval must be a duration such as 5s or 1m"))]
+    #[schemars(length(max = 32))]
+    pub interval: Option<String>,
+    /// Measurements per check; the analysis succeeds after this many without failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Failed measurements tolerated; one more fails the analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_limit: Option<u32>,
+    /// Inconclusive measurements tolerated; one more makes the analysis inconclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inconclusive_limit: Option<u32>,
+    /// Succeed early after this many consecutive successes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_success_limit: Option<u32>,
+    /// Wait before the first measurement, e.g. "10s".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("initialDelay must be a duration such as 10s"))]
+    #[schemars(length(max = 32))]
+    pub initial_delay: Option<String>,
+    /// The checks; all must pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckSpec>,
+}
+
+/// One validation check; exactly one provider must be set.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpCheck>,
+}
+
+/// The target is healthy as Kubernetes sees it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesCheck {
+    /// All desired replicas are updated and available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<bool>,
+    /// At least this many ready endpoints behind the Services selecting the target's pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ready_endpoints: Option<i32>,
+}
+
+/// An instant Prometheus query judged by conditions over `result`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusCheck {
+    pub query: String,
+    /// e.g. `result < 0.05`, or `all(result, {# < 0.05})` for vectors.
+    pub success_condition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_condition: Option<String>,
+    /// The Prometheus base URL; the operator's `--prometheus-url` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Credentials from a Secret in the Playbook's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<PrometheusAuth>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusAuth {
+    /// The Secret's name.
+    pub secret_name: String,
+    /// Key holding a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_key: Option<String>,
+    /// Keys holding basic-auth credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_key: Option<String>,
+}
+
+/// GET a URL: "does the site open for you?"
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpCheck {
+    pub url: String,
+    /// The expected status code; 200 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// A substring the body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// e.g. "5s"; 5s when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// How careful automation is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SafetyMode {
+    /// Mutating steps run without a human.
+    #[default]
+    Auto,
+    /// Each mutating step waits for the `dontpanic.dev/approved: "true"` annotation.
+    Approval,
+    /// Mutations are sent as server-side dry-runs and only recorded.
+    DryRun,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
+pub struct SafetySpec {
+    #[serde(default)]
+    pub mode: SafetyMode,
+    /// No new mitigation on the same target within this time after the last one, e.g. "5m".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("cooldown must be a duration such as 5m"))]
+    #[schemars(length(max = 32))]
+    pub cooldown: Option<String>,
+    /// Attempts per step before it fails for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Bounds for ScaleDeployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<i32>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybookStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

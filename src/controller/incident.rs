@@ -1,0 +1,477 @@
+//! The Incident controller: dereference → decide (pure) → act → update status.
+
+use super::status::{apply_status, publish};
+use super::{Context, Error};
+use crate::api::{Incident, IncidentStatus, Phase, Playbook, StepState, TargetKind};
+use crate::evidence::{build_evidence, fetch_logs};
+use crate::lifecycle::{self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy};
+use crate::mitigation::{self, ActionContext};
+use crate::triage::{self, Signals, Verdict, WorkloadObservation};
+use crate::validation::{self, analysis::MeasurementResult, ProviderContext};
+use chrono::Utc;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything read about the world for one reconcile.
+struct Observed {
+    playbook: PlaybookLookup,
+    observation: Option<WorkloadObservation>,
+    signals: Option<Signals>,
+    verdict: Option<Verdict>,
+    rule_errors: Vec<String>,
+}
+
+pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(&incident, &ctx).await;
+    ctx.metrics.observe_reconcile("incident", started.elapsed(), result.is_ok());
+    result
+}
+
+pub fn error_policy(incident: Arc<Incident>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(incident = %incident.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, Error> {
+    let namespace = incident.namespace().unwrap_or_default();
+    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
+    let phase = incident.status.as_ref().and_then(|s| s.phase);
+    let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation) == incident.metadata.generation;
+    if phase.is_some_and(Phase::is_closed) && generation_seen {
+        return Ok(Action::await_change());
+    }
+    let observed = dereference(incident, ctx, &namespace, phase).await?;
+    let others = others_in_scope(ctx, incident);
+    let now = Utc::now();
+    let requires_approval = |step: &crate::api::StepSpec| mitigation::find(&step.action).is_some_and(|a| a.requires_approval_by_default());
+    let Decision { mut status, next, requeue } = lifecycle::decide(&Inputs {
+        incident,
+        playbook: &observed.playbook,
+        signals: observed.signals.as_ref(),
+        verdict: observed.verdict.as_ref(),
+        others: &others,
+        max_concurrent_mitigations: ctx.settings.max_concurrent_mitigations,
+        action_requires_approval: &requires_approval,
+        now,
+    });
+    for error in &observed.rule_errors {
+        if !crate::timeline::last_says(&status, "RuleError", error) {
+            crate::timeline::record(&mut status, now, "RuleError", error.clone());
+        }
+    }
+    let mut writer = StatusWriter { api: &api, incident, written: incident.status.clone(), ctx };
+    match next {
+        Next::Nothing => {}
+        Next::GatherEvidence => {
+            if let Some(obs) = &observed.observation {
+                gather_evidence(ctx, &namespace, obs, &mut status).await;
+            }
+        }
+        Next::StartStep(index) => {
+            // Waiting reasons and approvals decided above are recorded before anything runs.
+            writer.write(&status).await?;
+            start_step(ctx, incident, &observed, index, &mut status, &mut writer).await?;
+        }
+        Next::ResumeStep(index) => {
+            let snapshot = status.clone();
+            let action_ctx = action_context(ctx, incident, &observed, &snapshot, index);
+            let policy = policy(&observed.playbook);
+            let intent = status.steps[index].intent.clone().unwrap_or_default();
+            finish_step(ctx, incident, &observed, index, &action_ctx, &policy, &intent, &mut status).await;
+        }
+        Next::Measure => measure(ctx, incident, &observed, &mut status).await,
+    }
+    writer.write(&status).await?;
+    let closed = status.phase.is_some_and(Phase::is_closed);
+    Ok(if closed { Action::await_change() } else { Action::requeue(requeue.max(Duration::from_millis(50))) })
+}
+
+/// Writes status when it changed, and tells people about what changed.
+struct StatusWriter<'a> {
+    api: &'a Api<Incident>,
+    incident: &'a Incident,
+    written: Option<IncidentStatus>,
+    ctx: &'a Context,
+}
+
+impl StatusWriter<'_> {
+    async fn write(&mut self, status: &IncidentStatus) -> Result<(), Error> {
+        if !apply_status(self.api, self.incident, self.written.as_ref(), status).await? {
+            return Ok(());
+        }
+        let old_phase = self.written.as_ref().and_then(|s| s.phase);
+        if old_phase != status.phase {
+            if let Some(phase) = status.phase {
+                let warning = matches!(phase, Phase::Escalated | Phase::Failed);
+                let note = status.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
+                publish(&self.ctx.recorder, self.incident, warning, &phase.to_string(), note).await;
+            }
+        }
+        let notes = crate::notify::notifications(self.written.as_ref(), status);
+        crate::notify::deliver(self.incident, &notes).await;
+        self.ctx.metrics.observe_status(self.written.as_ref(), status);
+        self.written = Some(status.clone());
+        Ok(())
+    }
+}
+
+async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase: Option<Phase>) -> Result<Observed, Error> {
+    let mut observed = Observed {
+        playbook: PlaybookLookup::Missing("not looked up".into()),
+        observation: None,
+        signals: None,
+        verdict: None,
+        rule_errors: Vec::new(),
+    };
+    if !matches!(phase, Some(Phase::Triaging | Phase::Mitigating | Phase::AwaitingApproval | Phase::Validating)) {
+        return Ok(observed);
+    }
+    let target = &incident.spec.target;
+    let (observation, mut signals, labels) = match target.kind {
+        TargetKind::Deployment | TargetKind::StatefulSet => {
+            let obs = triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
+            let signals = triage::workload_signals(&obs);
+            let labels = obs
+                .deployment
+                .as_ref()
+                .map(|d| d.labels().clone())
+                .or_else(|| obs.stateful_set.as_ref().map(|s| s.labels().clone()))
+                .unwrap_or_default();
+            (Some(obs), signals, labels)
+        }
+        TargetKind::EC2Instance | TargetKind::RDSInstance => {
+            let signals = Signals {
+                target_found: false,
+                server_state: Some(format!("{} targets are not supported by this operator build", target.kind)),
+                ..Signals::default()
+            };
+            (None, signals, BTreeMap::new())
+        }
+    };
+    observed.playbook = lookup_playbook(ctx, incident, namespace, &labels).await?;
+    let rules = match &observed.playbook {
+        PlaybookLookup::Found { playbook, .. } => playbook.spec.triage.clone().unwrap_or_default(),
+        PlaybookLookup::Missing(_) => Default::default(),
+    };
+    read_playbook_signals(ctx, &rules.signals, &mut signals, &mut observed.rule_errors).await;
+    let verdict = triage::classify(&signals, &rules.rules, incident.spec.severity, &mut observed.rule_errors);
+    observed.observation = observation;
+    observed.signals = Some(signals);
+    observed.verdict = Some(verdict);
+    Ok(observed)
+}
+
+/// Reads the Playbook's Prometheus signals into the triage signals.
+async fn read_playbook_signals(ctx: &Context, specs: &[crate::api::SignalSpec], signals: &mut Signals, errors: &mut Vec<String>) {
+    if specs.is_empty() {
+        return;
+    }
+    let Some(base) = ctx.settings.prometheus_url.as_deref() else {
+        errors.push("the Playbook names Prometheus signals but the operator runs without --prometheus-url".into());
+        return;
+    };
+    let no_credentials = validation::Credentials::default();
+    let reads = specs.iter().map(|s| validation::instant_query(&ctx.http, base, &s.query, &no_credentials));
+    let results = futures::future::join_all(reads).await;
+    for (spec, result) in specs.iter().zip(results) {
+        let value = match result {
+            Ok(validation::QueryResult::Scalar(v)) => v,
+            Ok(validation::QueryResult::Vector(v)) if !v.is_empty() => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Ok(_) => continue,
+            Err(e) => {
+                errors.push(format!("signal {}: {e}", spec.name));
+                continue;
+            }
+        };
+        signals.metrics.insert(spec.name.clone(), value);
+        if let Some(off) = &spec.off_when {
+            let mut vars = crate::expr::Variables::new();
+            vars.insert("result".into(), crate::expr::Value::Number(value));
+            match crate::expr::eval_bool(off, &vars) {
+                Ok(true) => signals.metrics_off.push(spec.name.clone()),
+                Ok(false) => {}
+                Err(e) => errors.push(format!("signal {} offWhen: {e}", spec.name)),
+            }
+        }
+    }
+}
+
+async fn lookup_playbook(ctx: &Context, incident: &Incident, namespace: &str, labels: &BTreeMap<String, String>) -> Result<PlaybookLookup, Error> {
+    let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), namespace);
+    let found = if let Some(reference) = &incident.spec.playbook_ref {
+        match api.get_opt(&reference.name).await? {
+            Some(pb) => pb,
+            None => return Ok(PlaybookLookup::Missing(format!("Playbook {} not found in namespace {namespace}", reference.name))),
+        }
+    } else {
+        let mut candidates: Vec<Playbook> = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|pb| selects(pb, incident.spec.target.kind, labels))
+            .collect();
+        candidates.sort_by_key(|pb| pb.name_any());
+        match candidates.into_iter().next() {
+            Some(pb) => pb,
+            None => {
+                return Ok(PlaybookLookup::Missing(format!(
+                    "no Playbook in namespace {namespace} selects {}",
+                    incident.spec.target.display()
+                )))
+            }
+        }
+    };
+    let problems = super::playbook::problems(&found.spec);
+    Ok(PlaybookLookup::Found { playbook: found, problems })
+}
+
+fn selects(playbook: &Playbook, kind: TargetKind, labels: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = &playbook.spec.selector else { return false };
+    (selector.kinds.is_empty() || selector.kinds.contains(&kind))
+        && selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {
+    let uid = incident.metadata.uid.clone();
+    ctx.incidents
+        .state()
+        .iter()
+        .filter(|other| other.metadata.uid != uid)
+        .map(|other| {
+            let status = other.status.clone().unwrap_or_default();
+            let last_mutation_at = status
+                .steps
+                .iter()
+                .filter(|s| s.state == StepState::Succeeded && !s.dry_run)
+                .filter_map(|s| s.finished_at)
+                .max();
+            let mitigating = matches!(status.phase, Some(Phase::Mitigating | Phase::Validating))
+                && status.steps.iter().any(|s| s.started_at.is_some());
+            OtherIncident {
+                namespace: other.namespace().unwrap_or_default(),
+                name: other.name_any(),
+                target_kind: other.spec.target.kind,
+                target_name: other.spec.target.name.clone(),
+                phase: status.phase,
+                created: other
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| crate::evidence::to_chrono(&t.0))
+                    .unwrap_or_default(),
+                last_mutation_at,
+                mitigating,
+            }
+        })
+        .collect()
+}
+
+async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservation, status: &mut IncidentStatus) {
+    let failing: Vec<(String, String)> = obs
+        .pods
+        .iter()
+        .filter(|p| crate::kubeutil::pod_failure(p).is_some())
+        .flat_map(|p| {
+            let name = p.name_any();
+            p.spec.iter().flat_map(|s| s.containers.iter()).map(move |c| (name.clone(), c.name.clone())).collect::<Vec<_>>()
+        })
+        .collect();
+    let logs = fetch_logs(&ctx.client, namespace, &failing).await;
+    let evidence = build_evidence(obs, logs, Utc::now());
+    let mut parts = Vec::new();
+    if !evidence.failing_pods.is_empty() {
+        let pods: Vec<String> = evidence
+            .failing_pods
+            .iter()
+            .map(|p| format!("{} on {} ({})", p.name, p.node.clone().unwrap_or_else(|| "no node".into()), p.reason))
+            .collect();
+        parts.push(format!("failing pods: {}", pods.join(", ")));
+    }
+    if let Some(first) = evidence.first_error_time {
+        parts.push(format!(
+            "first error at {} ({})",
+            first.to_rfc3339(),
+            evidence.first_error_source.clone().unwrap_or_default()
+        ));
+    }
+    if !evidence.rollout_history.is_empty() {
+        let revs: Vec<String> = evidence
+            .rollout_history
+            .iter()
+            .map(|r| format!("rev {} {}", r.revision, r.images.join(",")))
+            .collect();
+        parts.push(format!("rollout history: {}", revs.join("; ")));
+    }
+    parts.push(format!("{} warning event(s)", evidence.warning_events.len()));
+    let with_lines = evidence.logs.iter().filter(|l| !l.lines.is_empty()).count();
+    if !evidence.logs.is_empty() {
+        if with_lines == 0 {
+            let why = evidence.logs.iter().find_map(|l| l.unavailable.clone()).unwrap_or_default();
+            parts.push(format!("logs unavailable ({why})"));
+        } else {
+            parts.push(format!("log lines from {with_lines} container(s)"));
+        }
+    }
+    status.evidence = Some(evidence);
+    crate::timeline::record(status, Utc::now(), "Evidence", parts.join("; "));
+}
+
+fn policy(lookup: &PlaybookLookup) -> SafetyPolicy {
+    match lookup {
+        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
+        PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
+    }
+}
+
+fn action_context<'a>(ctx: &Context, incident: &'a Incident, observed: &'a Observed, status: &'a IncidentStatus, index: usize) -> ActionContext<'a> {
+    let safety = match &observed.playbook {
+        PlaybookLookup::Found { playbook, .. } => playbook.spec.safety.as_ref(),
+        PlaybookLookup::Missing(_) => None,
+    };
+    static DEFAULT_SAFETY: std::sync::OnceLock<crate::api::SafetySpec> = std::sync::OnceLock::new();
+    static DEFAULT_STEP: std::sync::OnceLock<crate::api::StepSpec> = std::sync::OnceLock::new();
+    ActionContext {
+        client: ctx.client.clone(),
+        namespace: incident.metadata.namespace.as_deref().unwrap_or_default(),
+        incident_name: incident.metadata.name.as_deref().unwrap_or_default(),
+        incident_uid: incident.metadata.uid.as_deref().unwrap_or_default(),
+        step_index: index,
+        target: &incident.spec.target,
+        step: status.steps[index].spec.as_ref().unwrap_or_else(|| DEFAULT_STEP.get_or_init(Default::default)),
+        safety: safety.unwrap_or_else(|| DEFAULT_SAFETY.get_or_init(Default::default)),
+        dry_run: policy(&observed.playbook).dry_run(),
+    }
+}
+
+async fn start_step(
+    ctx: &Context,
+    incident: &Incident,
+    observed: &Observed,
+    index: usize,
+    status: &mut IncidentStatus,
+    writer: &mut StatusWriter<'_>,
+) -> Result<(), Error> {
+    let now = Utc::now();
+    let generation = incident.metadata.generation;
+    let policy = policy(&observed.playbook);
+    let action_name = status.steps[index].action.clone();
+    let Some(action) = mitigation::find(&action_name) else {
+        let error = mitigation::ActionError::Refused(format!("unknown action {action_name}"));
+        lifecycle::step_failed(status, index, &error, policy.max_attempts, generation, now);
+        return Ok(());
+    };
+    let snapshot = status.clone();
+    let action_ctx = action_context(ctx, incident, observed, &snapshot, index);
+    let planned = {
+        let _span = tracing::info_span!("action.plan", action = %action_name).entered();
+        action.plan(&action_ctx)
+    }
+    .await;
+    let intent = match planned {
+        Ok(intent) => intent,
+        Err(error) => {
+            ctx.metrics.observe_action(&action_name, "refused");
+            lifecycle::step_failed(status, index, &error, policy.max_attempts, generation, now);
+            return Ok(());
+        }
+    };
+    lifecycle::step_started(status, index, intent.clone(), policy.dry_run(), &incident.spec.target.display(), now);
+    // The intent is on record before anything changes: a restart from here resumes, never repeats.
+    writer.write(status).await?;
+    if ctx.settings.exit_after_intent && !policy.dry_run() {
+        tracing::error!("exiting after recording the intent, as --exit-after-intent asks");
+        std::process::exit(86);
+    }
+    if let Some(opened) = status.times.as_ref().and_then(|t| t.detected_at) {
+        if status.steps.iter().filter(|s| s.started_at.is_some()).count() == 1 && status.steps[index].attempts == 1 {
+            ctx.metrics.observe_mitigation_latency((now - opened).to_std().unwrap_or_default());
+        }
+    }
+    finish_step(ctx, incident, observed, index, &action_ctx, &policy, &intent, status).await;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_step(
+    ctx: &Context,
+    incident: &Incident,
+    observed: &Observed,
+    index: usize,
+    action_ctx: &ActionContext<'_>,
+    policy: &SafetyPolicy,
+    intent: &crate::api::Change,
+    status: &mut IncidentStatus,
+) {
+    let generation = incident.metadata.generation;
+    let action_name = status.steps[index].action.clone();
+    let Some(action) = mitigation::find(&action_name) else { return };
+    let result = action.apply(action_ctx, intent).await;
+    let now = Utc::now();
+    let validation = match &observed.playbook {
+        PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
+        PlaybookLookup::Missing(_) => None,
+    };
+    match result {
+        Ok(outcome) => {
+            ctx.metrics.observe_action(&action_name, if outcome.already_applied { "already-applied" } else { "succeeded" });
+            lifecycle::step_succeeded(status, index, &outcome, validation.as_ref(), generation, now);
+        }
+        Err(error) => {
+            ctx.metrics.observe_action(&action_name, "failed");
+            lifecycle::step_failed(status, index, &error, policy.max_attempts, generation, now);
+        }
+    }
+}
+
+async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status: &mut IncidentStatus) {
+    let spec = match &observed.playbook {
+        PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
+        PlaybookLookup::Missing(_) => None,
+    };
+    let checks = match spec.as_ref().map(|s| s.checks.clone()) {
+        Some(checks) if !checks.is_empty() => checks,
+        _ => validation::default_checks(),
+    };
+    let namespace = incident.namespace().unwrap_or_default();
+    let provider_ctx = ProviderContext {
+        client: ctx.client.clone(),
+        http: ctx.http.clone(),
+        namespace: &namespace,
+        default_prometheus_url: ctx.settings.prometheus_url.as_deref(),
+        signals: observed.signals.as_ref(),
+    };
+    let measurements = checks.iter().map(|check| {
+        let provider_ctx = &provider_ctx;
+        async move {
+            let result = match validation::provider_for(check) {
+                Ok(provider) => provider.measure(provider_ctx).await,
+                Err(e) => MeasurementResult { verdict: validation::analysis::Verdict::Error, value: None, message: Some(e) },
+            };
+            (check.name.clone(), result)
+        }
+    });
+    let results: Vec<(String, MeasurementResult)> = futures::future::join_all(measurements).await;
+    for (_, r) in &results {
+        ctx.metrics.observe_verdict(r.verdict.as_str());
+    }
+    let now = Utc::now();
+    let after = lifecycle::record_measurements(status, spec.as_ref(), &results, incident.metadata.generation, now);
+    if let AfterMeasure::Failed { revert_step: Some(index) } = after {
+        let Some(action) = mitigation::find(&status.steps[index].action) else { return };
+        if !action.can_revert() {
+            lifecycle::step_reverted(status, index, Err(&mitigation::ActionError::Refused(format!("{} cannot be reverted", action.name()))), now);
+            return;
+        }
+        let applied = status.steps[index].intent.clone().unwrap_or_default();
+        let snapshot = status.clone();
+        let action_ctx = action_context(ctx, incident, observed, &snapshot, index);
+        let result = action.revert(&action_ctx, &applied).await;
+        lifecycle::step_reverted(status, index, result.as_ref(), Utc::now());
+    }
+}

@@ -1,0 +1,58 @@
+//! The controllers: reconcile + error_policy over a shared [`Context`].
+
+pub mod incident;
+pub mod playbook;
+mod status;
+
+pub use status::FIELD_MANAGER;
+
+use crate::api::Incident;
+use crate::metrics::Metrics;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::Client;
+use std::sync::Arc;
+
+/// Operator-wide settings from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Watch only this namespace.
+    pub namespace: Option<String>,
+    pub prometheus_url: Option<String>,
+    pub aws_endpoint_url: Option<String>,
+    /// The cluster-wide limit on Incidents mitigating at once.
+    pub max_concurrent_mitigations: usize,
+    /// Exit right after a step's intent is recorded (crash-safety testing only).
+    pub exit_after_intent: bool,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    /// Every Incident in scope, for locking, cooldowns and the concurrency limit.
+    pub incidents: Store<Incident>,
+}
+
+impl Context {
+    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings, incidents: Store<Incident>) -> Context {
+        let reporter = Reporter { controller: "dontpanic".into(), instance: std::env::var("POD_NAME").ok() };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("dontpanic/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with default settings builds");
+        Context { recorder: Recorder::new(client.clone(), reporter), client, metrics, settings, http, incidents }
+    }
+}
+
+/// Errors a reconcile can end with; all are retried with backoff by `error_policy`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Other(String),
+}

@@ -1,0 +1,124 @@
+//! The Playbook controller: checks what the schema cannot and sets `Ready` with the reason.
+
+use super::status::apply_status;
+use super::{Context, Error};
+use crate::api::{set_condition, Playbook, PlaybookSpec, PlaybookStatus, TargetKind};
+use crate::duration::parse_duration;
+use crate::mitigation;
+use chrono::Utc;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything that makes a Playbook unusable, each with a reason a person can act on.
+pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    let safety = spec.safety.clone().unwrap_or_default();
+    for (p, plan) in spec.mitigations.iter().enumerate() {
+        if plan.severities.is_empty() {
+            out.push(format!("mitigations[{p}] lists no severities"));
+        }
+        if plan.steps.is_empty() {
+            out.push(format!("mitigations[{p}] has no steps"));
+        }
+        for (s, step) in plan.steps.iter().enumerate() {
+            let at = format!("mitigations[{p}].steps[{s}]");
+            let Some(action) = mitigation::find(&step.action) else {
+                out.push(format!(
+                    "{at}: unknown action {:?}; known actions: {}",
+                    step.action,
+                    mitigation::known_names().join(", ")
+                ));
+                continue;
+            };
+            if let Err(e) = action.check_params(step, &safety) {
+                out.push(format!("{at} ({}): {e}", step.action));
+            }
+            if step.revert_on_failure == Some(true) && !action.can_revert() {
+                out.push(format!("{at}: {} cannot be reverted, so revertOnFailure cannot be honoured", step.action));
+            }
+            if let Some(selector) = &spec.selector {
+                let unusable: Vec<String> = selector
+                    .kinds
+                    .iter()
+                    .filter(|k| !action.target_kinds().contains(k))
+                    .map(TargetKind::to_string)
+                    .collect();
+                if !unusable.is_empty() {
+                    out.push(format!("{at}: {} does not work on {}", step.action, unusable.join(", ")));
+                }
+            }
+        }
+    }
+    if let Some(v) = &spec.validation {
+        for check in &v.checks {
+            out.extend(crate::validation::check_spec_problems(check));
+        }
+        for (name, value) in [("interval", &v.interval), ("initialDelay", &v.initial_delay)] {
+            if let Some(d) = value {
+                if let Err(e) = parse_duration(d) {
+                    out.push(format!("validation.{name}: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(c) = &safety.cooldown {
+        if let Err(e) = parse_duration(c) {
+            out.push(format!("safety.cooldown: {e}"));
+        }
+    }
+    if let Some(rh) = spec.detection.as_ref().and_then(|d| d.rollout_health.as_ref()) {
+        if let Err(e) = parse_duration(&rh.unavailable_for) {
+            out.push(format!("detection.rolloutHealth.unavailableFor: {e}"));
+        }
+    }
+    if let Some(triage) = &spec.triage {
+        for (i, rule) in triage.rules.iter().enumerate() {
+            if let Err(e) = crate::expr::parse(&rule.when) {
+                out.push(format!("triage.rules[{i}].when: {e}"));
+            }
+        }
+        for signal in &triage.signals {
+            if let Some(off) = &signal.off_when {
+                if let Err(e) = crate::expr::parse(off) {
+                    out.push(format!("triage.signals[{}].offWhen: {e}", signal.name));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let namespace = playbook.namespace().unwrap_or_default();
+    let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), &namespace);
+    let found = problems(&playbook.spec);
+    let mut status = playbook.status.clone().unwrap_or_default();
+    status.observed_generation = playbook.metadata.generation;
+    let (ready, reason, message) = match found.first() {
+        None => (true, "Valid", "the Playbook can be used".to_string()),
+        Some(first) => {
+            let reason = if first.contains("unknown action") {
+                "UnknownAction"
+            } else if first.contains("provider") {
+                "InvalidCheck"
+            } else {
+                "InvalidSpec"
+            };
+            (false, reason, found.join("; "))
+        }
+    };
+    set_condition(&mut status.conditions, "Ready", ready, reason, &message, playbook.metadata.generation, Utc::now());
+    let result = apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status).await;
+    ctx.metrics.observe_reconcile("playbook", started.elapsed(), result.is_ok());
+    result?;
+    Ok(Action::await_change())
+}
+
+pub fn error_policy(playbook: Arc<Playbook>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(playbook = %playbook.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}

@@ -1,0 +1,57 @@
+//! Writes status by server-side apply, only when it changed, and records Events.
+
+use super::Error;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+use std::fmt::Debug;
+
+/// The field manager status is applied with.
+pub const FIELD_MANAGER: &str = "dontpanic";
+
+/// Applies `status` when it differs from `old`. Returns whether anything was written.
+pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, old: Option<&S>, status: &S) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    S: Serialize + PartialEq,
+{
+    if old == Some(status) {
+        return Ok(false);
+    }
+    let body = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut attempt = 0;
+    loop {
+        match api.patch_status(&obj.name_any(), &params, &Patch::Apply(&body)).await {
+            Ok(_) => return Ok(true),
+            // Conflicts are retried here rather than dropped; server-side apply with force
+            // rarely conflicts, but a busy API server may still answer 409 or 429.
+            Err(kube::Error::Api(e)) if (e.code == 409 || e.code == 429) && attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Publishes a Kubernetes Event about an object; failures are logged, never fatal.
+pub async fn publish<K: Resource<DynamicType = ()>>(recorder: &Recorder, obj: &K, warning: bool, reason: &str, note: String) {
+    let event = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: reason.to_string(),
+        note: Some(crate::evidence::clip(&note, 1000)),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, reason, "could not publish event");
+    }
+}

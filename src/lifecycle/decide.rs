@@ -1,0 +1,393 @@
+//! One reconcile's decision: the status to write and what to do next.
+
+use super::safety::{approval_required, approved, SafetyPolicy};
+use super::{escalate, set_phase};
+use crate::api::{
+    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState, StepStatus, TargetKind,
+};
+use crate::duration::format_duration;
+use crate::timeline::{last_says, record};
+use crate::triage::{impact, Signals, Verdict};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// The Playbook an Incident follows, or why there is none.
+#[derive(Debug, Clone)]
+pub enum PlaybookLookup {
+    Found { playbook: Playbook, problems: Vec<String> },
+    Missing(String),
+}
+
+/// What the lifecycle needs to know about another Incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherIncident {
+    pub namespace: String,
+    pub name: String,
+    pub target_kind: TargetKind,
+    pub target_name: String,
+    pub phase: Option<Phase>,
+    pub created: DateTime<Utc>,
+    /// When its last real (not dry-run) mutating step finished successfully.
+    pub last_mutation_at: Option<DateTime<Utc>>,
+    /// It has a step running or is validating one.
+    pub mitigating: bool,
+}
+
+/// Everything a decision is made from.
+pub struct Inputs<'a> {
+    pub incident: &'a Incident,
+    pub playbook: &'a PlaybookLookup,
+    /// Fresh signals of the target; present in open phases after Detected.
+    pub signals: Option<&'a Signals>,
+    /// Triage of those signals.
+    pub verdict: Option<&'a Verdict>,
+    /// Other Incidents in scope (not this one).
+    pub others: &'a [OtherIncident],
+    pub max_concurrent_mitigations: usize,
+    /// Whether an action declares it needs approval by default, by step index.
+    pub action_requires_approval: &'a dyn Fn(&StepSpec) -> bool,
+    pub now: DateTime<Utc>,
+}
+
+/// What the driver must do after writing the decided status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// Nothing beyond writing status.
+    Nothing,
+    /// Gather evidence and add it to status.
+    GatherEvidence,
+    /// Plan the step's change, record it as intent, then apply it.
+    StartStep(usize),
+    /// The step's intent is recorded but its result is not: apply it (idempotently).
+    ResumeStep(usize),
+    /// Take the due validation measurements.
+    Measure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: IncidentStatus,
+    pub next: Next,
+    pub requeue: Duration,
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+const IDLE: Duration = Duration::from_secs(15);
+const NOW: Duration = Duration::from_millis(50);
+
+fn policy_of(lookup: &PlaybookLookup) -> SafetyPolicy {
+    match lookup {
+        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
+        PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
+    }
+}
+
+/// Decides the next status of an Incident.
+pub fn decide(inp: &Inputs) -> Decision {
+    let incident = inp.incident;
+    let now = inp.now;
+    let generation = incident.metadata.generation;
+    let mut st = incident.status.clone().unwrap_or_default();
+    let spec_changed = st.observed_generation != generation;
+    st.observed_generation = generation;
+    st.target_ref = Some(incident.spec.target.display());
+    if let PlaybookLookup::Found { playbook, .. } = inp.playbook {
+        st.responder = playbook.spec.responder.clone().or(st.responder);
+    }
+    let done = |status, next, requeue| Decision { status, next, requeue };
+
+    let Some(phase) = st.phase else {
+        let times = st.times.get_or_insert_with(Default::default);
+        times.detected_at = Some(now);
+        let source = serde_json::to_value(incident.spec.source).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let mut message = format!(
+            "opened by {source} for {}: {}",
+            incident.spec.target.display(),
+            incident.spec.summary
+        );
+        if let Some(observed) = incident.spec.observed_at {
+            message.push_str(&format!("; failure first observable at {}", observed.to_rfc3339()));
+        }
+        st.phase = Some(Phase::Detected);
+        record(&mut st, now, "Detected", message);
+        return done(st, Next::Nothing, NOW);
+    };
+    if phase.is_closed() {
+        return done(st, Next::Nothing, Duration::ZERO);
+    }
+    if phase == Phase::Detected {
+        set_phase(&mut st, Phase::Triaging, now, "reading the target's health signals");
+        return done(st, Next::Nothing, NOW);
+    }
+
+    let (Some(signals), Some(verdict)) = (inp.signals, inp.verdict) else {
+        return done(st, Next::Nothing, WAIT);
+    };
+
+    // Triage, and re-triage while open: severity only escalates, except a human override.
+    let mut gather = false;
+    match st.severity {
+        None => {
+            st.severity = Some(verdict.severity);
+            st.severity_reason = Some(verdict.reason.clone());
+            let imp = impact(signals);
+            record(&mut st, now, "Triaged", format!("severity {}: {} (impact: {})", verdict.severity, verdict.reason, imp.summary));
+            st.impact = Some(imp);
+            st.times.get_or_insert_with(Default::default).triaged_at = Some(now);
+            set_condition(&mut st.conditions, "Triaged", true, "Triaged", &format!("{}: {}", verdict.severity, verdict.reason), generation, now);
+            gather = true;
+        }
+        Some(current) => {
+            let human = verdict.decided_by == "human";
+            let escalates = verdict.severity > current;
+            if (human && verdict.severity != current && spec_changed) || (!human && escalates) {
+                record(&mut st, now, "SeverityChanged", format!("severity {current} → {}: {}", verdict.severity, verdict.reason));
+                st.severity = Some(verdict.severity);
+                st.severity_reason = Some(verdict.reason.clone());
+                st.impact = Some(impact(signals));
+                set_condition(&mut st.conditions, "Triaged", true, "Retriaged", &format!("{}: {}", verdict.severity, verdict.reason), generation, now);
+                gather = true;
+            }
+        }
+    }
+    let evidence_next = if gather { Next::GatherEvidence } else { Next::Nothing };
+
+    match phase {
+        Phase::Triaging => {
+            if let Some(decision) = follow_or_link(&mut st, inp) {
+                return decision;
+            }
+            let playbook = match inp.playbook {
+                PlaybookLookup::Missing(reason) => {
+                    escalate(&mut st, now, &format!("no usable Playbook: {reason}"), generation);
+                    return done(st, evidence_next, Duration::ZERO);
+                }
+                PlaybookLookup::Found { playbook, problems } if !problems.is_empty() => {
+                    let name = playbook.metadata.name.clone().unwrap_or_default();
+                    escalate(&mut st, now, &format!("Playbook {name} is not usable: {}", problems.join("; ")), generation);
+                    return done(st, evidence_next, Duration::ZERO);
+                }
+                PlaybookLookup::Found { playbook, .. } => playbook,
+            };
+            let pb_name = playbook.metadata.name.clone().unwrap_or_default();
+            st.playbook = Some(pb_name.clone());
+            let severity = st.severity.unwrap_or(Severity::Minor);
+            let Some(plan) = playbook.spec.mitigations.iter().find(|m| m.severities.contains(&severity)) else {
+                escalate(&mut st, now, &format!("Playbook {pb_name} has no mitigation for severity {severity}"), generation);
+                return done(st, evidence_next, Duration::ZERO);
+            };
+            st.steps = plan
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| StepStatus {
+                    name: step_name(s, i),
+                    action: s.action.clone(),
+                    state: StepState::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    message: None,
+                    dry_run: false,
+                    intent: None,
+                    retry_after: None,
+                    reverted: false,
+                    spec: Some(s.clone()),
+                })
+                .collect();
+            let names: Vec<String> = st.steps.iter().map(|s| format!("{} ({})", s.name, s.action)).collect();
+            set_phase(&mut st, Phase::Mitigating, now, &format!("following Playbook {pb_name}: {}", names.join(" → ")));
+            done(st, evidence_next, NOW)
+        }
+        Phase::Mitigating | Phase::AwaitingApproval => {
+            let decision = next_step(&mut st, inp);
+            let next = if gather && decision.1 == Next::Nothing { Next::GatherEvidence } else { decision.1 };
+            done(st, next, decision.0)
+        }
+        Phase::Validating => {
+            let due = st.validation.as_ref().and_then(|v| v.next_measurement_at).unwrap_or(now);
+            if due <= now {
+                return done(st, Next::Measure, NOW);
+            }
+            let wait = (due - now).to_std().unwrap_or(NOW);
+            done(st, evidence_next, wait)
+        }
+        _ => done(st, Next::Nothing, IDLE),
+    }
+}
+
+/// A step's display name.
+pub fn step_name(step: &StepSpec, index: usize) -> String {
+    step.name.clone().unwrap_or_else(|| format!("{}-{}", kebab(&step.action), index + 1))
+}
+
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 && !name[..i].ends_with(|p: char| p.is_ascii_uppercase()) {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn same_target(other: &OtherIncident, incident: &Incident) -> bool {
+    Some(&other.namespace) == incident.metadata.namespace.as_ref()
+        && other.target_kind == incident.spec.target.kind && other.target_name == incident.spec.target.name
+}
+
+fn created(incident: &Incident) -> DateTime<Utc> {
+    incident
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| crate::evidence::to_chrono(&t.0))
+        .unwrap_or_default()
+}
+
+/// One active mitigation per target: the oldest open Incident acts; later ones link to it and
+/// follow its outcome.
+fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
+    let now = inp.now;
+    let generation = inp.incident.metadata.generation;
+    let me = (created(inp.incident), inp.incident.metadata.name.clone().unwrap_or_default());
+    if let Some(linked) = st.linked_to.clone() {
+        let primary = inp.others.iter().find(|o| o.name == linked && same_target(o, inp.incident));
+        match primary.and_then(|p| p.phase) {
+            Some(Phase::Resolved) => {
+                set_condition(&mut st.conditions, "Mitigated", true, "ResolvedByLinkedIncident", &format!("incident {linked} resolved the target"), generation, now);
+                set_phase(st, Phase::Resolved, now, &format!("resolved by incident {linked}"));
+                return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: Duration::ZERO });
+            }
+            Some(p) if p.is_closed() => {
+                escalate(st, now, &format!("incident {linked}, which was handling the target, ended {p}"), generation);
+                return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: Duration::ZERO });
+            }
+            Some(_) => return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: WAIT }),
+            None => {
+                record(st, now, "Unlinked", format!("incident {linked} is gone; handling the target here"));
+                st.linked_to = None;
+            }
+        }
+    }
+    let primary = inp
+        .others
+        .iter()
+        .filter(|o| same_target(o, inp.incident) && !o.phase.is_some_and(Phase::is_closed))
+        .filter(|o| (o.created, o.name.clone()) < me)
+        .min_by_key(|o| (o.created, o.name.clone()))?;
+    st.linked_to = Some(primary.name.clone());
+    let message = format!(
+        "incident {} is already handling {}; this one follows it and does not act",
+        primary.name,
+        inp.incident.spec.target.display()
+    );
+    record(st, now, "Linked", message.clone());
+    set_condition(&mut st.conditions, "Mitigated", false, "LinkedToIncident", &message, generation, now);
+    Some(Decision { status: st.clone(), next: Next::Nothing, requeue: WAIT })
+}
+
+/// Picks up the current step: resume, wait for approval/cooldown/capacity, or start it.
+fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
+    let now = inp.now;
+    let generation = inp.incident.metadata.generation;
+    let Some(index) = st
+        .steps
+        .iter()
+        .position(|s| matches!(s.state, StepState::Pending | StepState::AwaitingApproval | StepState::Running))
+    else {
+        escalate(st, now, "no mitigation step is left", generation);
+        return (Duration::ZERO, Next::Nothing);
+    };
+    if let PlaybookLookup::Missing(reason) = inp.playbook {
+        escalate(st, now, &format!("the Playbook is gone during mitigation: {reason}"), generation);
+        return (Duration::ZERO, Next::Nothing);
+    }
+    let Some(spec) = st.steps[index].spec.clone() else {
+        escalate(st, now, &format!("step {} has no recorded parameters", st.steps[index].name), generation);
+        return (Duration::ZERO, Next::Nothing);
+    };
+    let spec = &spec;
+    let step = st.steps[index].clone();
+    if step.state == StepState::Running {
+        return if step.intent.is_some() { (NOW, Next::ResumeStep(index)) } else { (NOW, Next::StartStep(index)) };
+    }
+    if let Some(retry) = step.retry_after {
+        if retry > now {
+            return ((retry - now).to_std().unwrap_or(NOW), Next::Nothing);
+        }
+    }
+    let policy = policy_of(inp.playbook);
+    if approval_required(&policy, spec, (inp.action_requires_approval)(spec)) {
+        if !approved(inp.incident) {
+            if step.state != StepState::AwaitingApproval {
+                st.steps[index].state = StepState::AwaitingApproval;
+                record(
+                    st,
+                    now,
+                    "AwaitingApproval",
+                    format!(
+                        "step {} ({}) waits for approval: annotate the Incident {}=\"true\"",
+                        step.name,
+                        step.action,
+                        crate::api::APPROVAL_ANNOTATION
+                    ),
+                );
+                set_phase(st, Phase::AwaitingApproval, now, &format!("step {} needs a human's approval", step.name));
+            }
+            return (WAIT, Next::Nothing);
+        }
+        if step.state == StepState::AwaitingApproval || !last_says(st, "Approved", &approval_message(&step)) {
+            record(st, now, "Approved", approval_message(&step));
+        }
+        st.steps[index].state = StepState::Pending;
+        set_phase(st, Phase::Mitigating, now, &format!("step {} approved", step.name));
+    }
+    if !policy.dry_run() && st.steps.iter().all(|s| s.started_at.is_none()) {
+        let cooldown = chrono::Duration::from_std(policy.cooldown).unwrap_or_default();
+        let recent = inp
+            .others
+            .iter()
+            .filter(|o| same_target(o, inp.incident))
+            .filter_map(|o| o.last_mutation_at.map(|t| (t, o.name.clone())))
+            .filter(|(t, _)| *t + cooldown > now)
+            .max();
+        if let Some((at, name)) = recent {
+            let until = at + cooldown;
+            let message = format!(
+                "cooldown: incident {name} changed {} at {}; no new mitigation before {} (cooldown {})",
+                inp.incident.spec.target.display(),
+                at.to_rfc3339(),
+                until.to_rfc3339(),
+                format_duration(policy.cooldown)
+            );
+            if !last_says(st, "Waiting", &message) {
+                record(st, now, "Waiting", message.clone());
+            }
+            set_condition(&mut st.conditions, "Mitigated", false, "Cooldown", &message, generation, now);
+            return ((until - now).to_std().unwrap_or(WAIT).min(IDLE), Next::Nothing);
+        }
+        let busy = inp.others.iter().filter(|o| o.mitigating).count();
+        if busy >= inp.max_concurrent_mitigations {
+            let message = format!(
+                "{busy} incidents are mitigating already, the cluster-wide limit is {}; waiting for one to finish",
+                inp.max_concurrent_mitigations
+            );
+            if !last_says(st, "Waiting", &message) {
+                record(st, now, "Waiting", message.clone());
+            }
+            set_condition(&mut st.conditions, "Mitigated", false, "ConcurrencyLimit", &message, generation, now);
+            return (WAIT, Next::Nothing);
+        }
+    }
+    (NOW, Next::StartStep(index))
+}
+
+fn approval_message(step: &StepStatus) -> String {
+    format!("step {} ({}) approved by annotation {}=\"true\"", step.name, step.action, crate::api::APPROVAL_ANNOTATION)
+}

@@ -1,0 +1,39 @@
+//! The Incident lifecycle as pure functions of what was observed: no API calls here, so every
+//! transition is unit-tested from fixtures.
+//!
+//! Detected → Triaging → Mitigating (⇄ AwaitingApproval) → Validating → Resolved, or
+//! Escalated when no step is left, or Failed when nothing can be done at all.
+
+mod decide;
+mod safety;
+mod steps;
+mod validating;
+
+pub use decide::{decide, Decision, Inputs, Next, OtherIncident, PlaybookLookup};
+pub use safety::{approval_required, SafetyPolicy};
+pub use steps::{step_failed, step_reverted, step_started, step_succeeded};
+pub use validating::{record_measurements, start_validation, AfterMeasure, DEFAULT_REVIEW_PERIOD_HOURS};
+
+use crate::api::{IncidentStatus, Phase};
+use chrono::{DateTime, Utc};
+
+/// Moves to a phase, recording the change in the timeline once.
+pub(crate) fn set_phase(status: &mut IncidentStatus, phase: Phase, now: DateTime<Utc>, message: &str) {
+    if status.phase == Some(phase) {
+        return;
+    }
+    status.phase = Some(phase);
+    crate::timeline::record(status, now, "PhaseChanged", format!("{phase}: {message}"));
+    if phase.is_closed() {
+        status.times.get_or_insert_with(Default::default).closed_at = Some(now);
+    }
+}
+
+/// Closes the Incident as Escalated: a human is needed.
+pub(crate) fn escalate(status: &mut IncidentStatus, now: DateTime<Utc>, reason: &str, generation: Option<i64>) {
+    crate::api::set_condition(&mut status.conditions, "Mitigated", false, "Escalated", reason, generation, now);
+    set_phase(status, Phase::Escalated, now, reason);
+}
+
+#[cfg(test)]
+mod tests;

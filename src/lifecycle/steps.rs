@@ -1,0 +1,153 @@
+//! Step transitions: intent recorded before the action, result after.
+
+use super::validating::start_validation;
+use super::{escalate, set_phase};
+use crate::api::{set_condition, Change, IncidentStatus, Phase, StepState, ValidationSpec};
+use crate::mitigation::{ActionError, Outcome};
+use crate::timeline::record;
+use chrono::{DateTime, Utc};
+
+fn describe(change: &Change) -> String {
+    let mut parts = Vec::new();
+    if let (Some(from), Some(to)) = (change.from_revision, change.to_revision) {
+        let build = |b: &Option<String>| b.as_ref().map(|b| format!(", build {b}")).unwrap_or_default();
+        parts.push(format!(
+            "revision {from} ({}{}) → revision {to} ({}{})",
+            change.from_images.join(", "),
+            build(&change.from_build),
+            change.to_images.join(", "),
+            build(&change.to_build)
+        ));
+    }
+    if let (Some(from), Some(to)) = (change.from_replicas, change.to_replicas) {
+        parts.push(format!("replicas {from} → {to}"));
+    }
+    if let Some(at) = &change.restarted_at {
+        parts.push(format!("restartedAt {at}"));
+    }
+    for (k, v) in &change.details {
+        parts.push(format!("{k}={v}"));
+    }
+    parts.join("; ")
+}
+
+/// Records a step's intent before its action runs.
+pub fn step_started(st: &mut IncidentStatus, index: usize, intent: Change, dry_run: bool, target: &str, now: DateTime<Utc>) {
+    let step = &mut st.steps[index];
+    step.state = StepState::Running;
+    step.attempts += 1;
+    step.started_at = Some(now);
+    step.finished_at = None;
+    step.retry_after = None;
+    step.dry_run = dry_run;
+    step.message = None;
+    let what = describe(&intent);
+    step.intent = Some(intent);
+    let (name, action, attempt) = (step.name.clone(), step.action.clone(), step.attempts);
+    st.last_step = Some(format!("{name} (Running)"));
+    if !dry_run {
+        st.times.get_or_insert_with(Default::default).first_mitigation_at.get_or_insert(now);
+    }
+    let mode = if dry_run { " as a dry-run" } else { "" };
+    record(st, now, "StepStarted", format!("step {name} ({action}) attempt {attempt}{mode} on {target}: {what}"));
+}
+
+/// Records a step's success and moves on: to validation, or through the remaining dry-run steps.
+pub fn step_succeeded(
+    st: &mut IncidentStatus,
+    index: usize,
+    outcome: &Outcome,
+    validation: Option<&ValidationSpec>,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let step = &mut st.steps[index];
+    step.state = StepState::Succeeded;
+    step.finished_at = Some(now);
+    step.message = Some(outcome.message.clone());
+    step.intent = Some(outcome.change.clone());
+    let (name, action, dry_run) = (step.name.clone(), step.action.clone(), step.dry_run);
+    st.last_step = Some(format!("{name} (Succeeded)"));
+    record(st, now, "StepSucceeded", format!("step {name} ({action}): {}", outcome.message));
+    if dry_run {
+        let left = st.steps.iter().any(|s| s.state == StepState::Pending);
+        if !left {
+            let recorded = st.steps.iter().filter(|s| s.dry_run).count();
+            escalate(st, now, &format!("dry-run: {recorded} would-be change(s) recorded, nothing was changed; a human decides"), generation);
+        }
+        return;
+    }
+    st.times.get_or_insert_with(Default::default).mitigated_at = Some(now);
+    set_condition(&mut st.conditions, "Mitigated", true, "StepSucceeded", &format!("step {name}: {}", outcome.message), generation, now);
+    start_validation(st, index, validation, now);
+    set_phase(st, Phase::Validating, now, &format!("validating recovery after step {name}"));
+}
+
+/// Records a failed step: retried later when transient and attempts remain, otherwise failed
+/// for good, moving to the next step or escalating.
+pub fn step_failed(
+    st: &mut IncidentStatus,
+    index: usize,
+    error: &ActionError,
+    max_attempts: u32,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let step = &mut st.steps[index];
+    if step.state != StepState::Running {
+        // Failed while planning, before the intent was recorded: that still counts.
+        step.attempts += 1;
+        step.started_at.get_or_insert(now);
+    }
+    step.message = Some(error.message().to_string());
+    let (name, action, attempts) = (step.name.clone(), step.action.clone(), step.attempts);
+    if error.retryable() && attempts < max_attempts {
+        let backoff = chrono::Duration::seconds(5 * 2_i64.pow(attempts.saturating_sub(1).min(4)));
+        step.state = StepState::Pending;
+        step.retry_after = Some(now + backoff);
+        st.last_step = Some(format!("{name} (Pending)"));
+        record(
+            st,
+            now,
+            "StepFailed",
+            format!(
+                "step {name} ({action}) attempt {attempts}/{max_attempts} failed: {}; retrying after {}",
+                error.message(),
+                (now + backoff).to_rfc3339()
+            ),
+        );
+        return;
+    }
+    step.state = StepState::Failed;
+    step.finished_at = Some(now);
+    step.retry_after = None;
+    st.last_step = Some(format!("{name} (Failed)"));
+    let why = if error.retryable() { format!(" after {attempts} attempt(s)") } else { String::new() };
+    record(st, now, "StepFailed", format!("step {name} ({action}) failed{why}: {}", error.message()));
+    advance_or_escalate(st, &format!("step {name} failed: {}", error.message()), generation, now);
+}
+
+/// Records that a step's change was undone after its validation failed.
+pub fn step_reverted(st: &mut IncidentStatus, index: usize, result: Result<&Outcome, &ActionError>, now: DateTime<Utc>) {
+    let name = st.steps[index].name.clone();
+    match result {
+        Ok(outcome) => {
+            st.steps[index].reverted = true;
+            record(st, now, "StepReverted", format!("step {name}: {}", outcome.message));
+        }
+        Err(error) => {
+            st.steps[index].reverted = true;
+            record(st, now, "RevertFailed", format!("step {name} could not be reverted: {}", error.message()));
+        }
+    }
+}
+
+/// After a step ends without recovery: the next step runs, or the Incident escalates.
+pub(crate) fn advance_or_escalate(st: &mut IncidentStatus, reason: &str, generation: Option<i64>, now: DateTime<Utc>) {
+    if let Some(next) = st.steps.iter().find(|s| s.state == StepState::Pending) {
+        let next_name = next.name.clone();
+        set_phase(st, Phase::Mitigating, now, &format!("{reason}; next step {next_name}"));
+        return;
+    }
+    escalate(st, now, &format!("{reason}; no mitigation step is left"), generation);
+}

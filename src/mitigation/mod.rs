@@ -1,0 +1,115 @@
+//! Mitigation actions, one file each, behind the [`MitigationAction`] trait.
+
+mod deployment;
+mod restart;
+mod rollback;
+mod scale;
+
+use crate::api::{Change, IncidentTarget, SafetySpec, StepSpec, TargetKind};
+use async_trait::async_trait;
+use kube::Client;
+
+pub use restart::RestartDeployment;
+pub use rollback::RollbackDeployment;
+pub use scale::ScaleDeployment;
+
+/// What an action needs to know about the step it runs in.
+pub struct ActionContext<'a> {
+    pub client: Client,
+    pub namespace: &'a str,
+    pub incident_name: &'a str,
+    pub incident_uid: &'a str,
+    pub step_index: usize,
+    pub target: &'a IncidentTarget,
+    pub step: &'a StepSpec,
+    pub safety: &'a SafetySpec,
+    /// Send mutations as server-side dry-runs only.
+    pub dry_run: bool,
+}
+
+/// Why an action did not do its job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionError {
+    /// The action will not run, for a reason a human must look at (nothing to roll back to,
+    /// parameters out of bounds). Never retried.
+    Refused(String),
+    /// A permanent API error (not found, forbidden, invalid). Never retried.
+    Permanent(String),
+    /// A transient error (timeouts, conflicts, throttling). Retried up to `maxAttempts`.
+    Transient(String),
+}
+
+impl ActionError {
+    pub fn message(&self) -> &str {
+        match self {
+            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m,
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        matches!(self, ActionError::Transient(_))
+    }
+
+    /// Classifies a Kubernetes API error.
+    pub fn from_kube(what: &str, err: kube::Error) -> Self {
+        match &err {
+            kube::Error::Api(status) if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) => {
+                ActionError::Transient(format!("{what}: {err}"))
+            }
+            kube::Error::Api(_) => ActionError::Permanent(format!("{what}: {err}")),
+            _ => ActionError::Transient(format!("{what}: {err}")),
+        }
+    }
+}
+
+/// What an applied action reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub message: String,
+    /// The change was already in place (a restart after the intent was recorded); nothing was sent.
+    pub already_applied: bool,
+    /// The change as applied, with any facts learned while applying.
+    pub change: Change,
+}
+
+/// A mitigation action. `plan` reads and decides; `apply` makes the change idempotently.
+#[async_trait]
+pub trait MitigationAction: Send + Sync {
+    /// The name Playbooks use.
+    fn name(&self) -> &'static str;
+    /// The target kinds this action works on.
+    fn target_kinds(&self) -> &'static [TargetKind];
+    /// Whether a human must approve by default, whatever the safety mode.
+    fn requires_approval_by_default(&self) -> bool {
+        false
+    }
+    /// Checks a step's parameters, for the Playbook's Ready condition.
+    fn check_params(&self, step: &StepSpec, safety: &SafetySpec) -> Result<(), String>;
+    /// Decides the change to make from the target's current state, without changing anything.
+    async fn plan(&self, ctx: &ActionContext<'_>) -> Result<Change, ActionError>;
+    /// Makes the intended change unless it is already in place.
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError>;
+    /// Whether `revert` can undo this action.
+    fn can_revert(&self) -> bool {
+        false
+    }
+    /// Undoes an applied change.
+    async fn revert(&self, _ctx: &ActionContext<'_>, _applied: &Change) -> Result<Outcome, ActionError> {
+        Err(ActionError::Refused(format!("{} cannot be reverted", self.name())))
+    }
+}
+
+/// Every action this operator knows.
+pub fn registry() -> Vec<Box<dyn MitigationAction>> {
+    vec![Box::new(RollbackDeployment), Box::new(RestartDeployment), Box::new(ScaleDeployment)]
+}
+
+/// Looks up an action by its Playbook name.
+pub fn find(name: &str) -> Option<Box<dyn MitigationAction>> {
+    registry().into_iter().find(|a| a.name() == name)
+}
+
+/// Names of all known actions, for error messages.
+pub fn known_names() -> Vec<&'static str> {
+    registry().iter().map(|a| a.name()).collect()
+}

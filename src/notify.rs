@@ -1,0 +1,59 @@
+//! The notification hook: every lifecycle transition worth telling a human passes here.
+
+use crate::api::{Incident, IncidentStatus, Phase};
+use kube::ResourceExt;
+
+/// A transition a responder may need to hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    Opened,
+    SeverityChanged,
+    StepStarted(String),
+    StepFinished(String),
+    Escalated(String),
+    Resolved,
+}
+
+/// Works out which notifications a status change implies.
+pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<Notification> {
+    let mut out = Vec::new();
+    let old_phase = old.and_then(|s| s.phase);
+    if old.and_then(|s| s.severity).is_none() && new.severity.is_some() {
+        out.push(Notification::Opened);
+    } else if old.and_then(|s| s.severity) != new.severity {
+        out.push(Notification::SeverityChanged);
+    }
+    let old_steps = old.map(|s| s.steps.clone()).unwrap_or_default();
+    for step in &new.steps {
+        let before = old_steps.iter().find(|s| s.name == step.name);
+        if step.started_at.is_some() && before.and_then(|b| b.started_at) != step.started_at {
+            out.push(Notification::StepStarted(step.name.clone()));
+        }
+        if step.finished_at.is_some() && before.and_then(|b| b.finished_at) != step.finished_at {
+            out.push(Notification::StepFinished(step.name.clone()));
+        }
+    }
+    if old_phase != new.phase {
+        match new.phase {
+            Some(Phase::Escalated) | Some(Phase::Failed) => {
+                let reason = new.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
+                out.push(Notification::Escalated(reason));
+            }
+            Some(Phase::Resolved) => out.push(Notification::Resolved),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Delivers notifications. Receivers (webhooks, chat, paging) plug in here; until a Playbook
+/// names one, they go to the operator's log.
+pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
+    for n in notifications {
+        tracing::info!(
+            incident = %format!("{}/{}", incident.namespace().unwrap_or_default(), incident.name_any()),
+            notification = ?n,
+            "notification"
+        );
+    }
+}

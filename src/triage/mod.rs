@@ -1,0 +1,16 @@
+//! Triage: read the target's health signals and classify the Incident.
+
+mod impact;
+mod observe;
+mod rules;
+mod signals;
+mod workload;
+
+pub use impact::impact;
+pub use observe::{observe_workload, WorkloadObservation};
+pub use rules::{classify, default_verdict, Verdict};
+pub use signals::Signals;
+pub use workload::workload_signals;
+
+#[cfg(test)]
+mod tests;
