@@ -13,4 +13,4 @@ pub use signals::Signals;
 pub use workload::workload_signals;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
