@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "dontpanic", version, about = "Handles production incidents like a calm on-call lead")]
+#[command(
+    name = "dontpanic",
+    version,
+    about = "Handles production incidents like a calm on-call lead"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -38,7 +42,11 @@ pub struct RunArgs {
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
     /// Cluster-wide limit on Incidents mitigating at once.
-    #[arg(long, env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS",
+        default_value_t = 5
+    )]
     pub max_concurrent_mitigations: usize,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]

@@ -34,7 +34,10 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
 }

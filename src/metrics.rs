@@ -52,18 +52,39 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("dontpanic");
         let reconciles = Family::<ControllerLabels, Counter>::default();
-        let reconcile_duration =
-            Family::<ControllerOnly, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 12)));
+        let reconcile_duration = Family::<ControllerOnly, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 12))
+        });
         let incidents = Family::<PhaseSeverity, Gauge>::default();
         let actions = Family::<ActionLabels, Counter>::default();
         let verdicts = Family::<VerdictLabels, Counter>::default();
         let detection_latency = Histogram::new(exponential_buckets(0.25, 2.0, 12));
         let mitigation_latency = Histogram::new(exponential_buckets(0.05, 2.0, 12));
-        registry.register("reconciles", "Reconciles by controller and result", reconciles.clone());
-        registry.register("reconcile_duration_seconds", "Reconcile duration", reconcile_duration.clone());
-        registry.register("incidents", "Incidents by phase and severity, as seen by this replica", incidents.clone());
-        registry.register("actions", "Mitigation actions by type and result", actions.clone());
-        registry.register("validation_verdicts", "Validation measurements by verdict", verdicts.clone());
+        registry.register(
+            "reconciles",
+            "Reconciles by controller and result",
+            reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "incidents",
+            "Incidents by phase and severity, as seen by this replica",
+            incidents.clone(),
+        );
+        registry.register(
+            "actions",
+            "Mitigation actions by type and result",
+            actions.clone(),
+        );
+        registry.register(
+            "validation_verdicts",
+            "Validation measurements by verdict",
+            verdicts.clone(),
+        );
         registry.register(
             "detection_latency_seconds",
             "Time from a failure being observable to its Incident being opened",
@@ -74,7 +95,16 @@ impl Default for Metrics {
             "Time from an Incident being opened to its first mutating call",
             mitigation_latency.clone(),
         );
-        Metrics { registry, reconciles, reconcile_duration, incidents, actions, verdicts, detection_latency, mitigation_latency }
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_duration,
+            incidents,
+            actions,
+            verdicts,
+            detection_latency,
+            mitigation_latency,
+        }
     }
 }
 
@@ -88,13 +118,25 @@ fn label<T: serde::Serialize>(value: Option<T>) -> String {
 impl Metrics {
     pub fn observe_reconcile(&self, controller: &str, took: Duration, ok: bool) {
         let result = if ok { "ok" } else { "error" };
-        self.reconciles.get_or_create(&ControllerLabels { controller: controller.into(), result: result.into() }).inc();
-        self.reconcile_duration.get_or_create(&ControllerOnly { controller: controller.into() }).observe(took.as_secs_f64());
+        self.reconciles
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&ControllerOnly {
+                controller: controller.into(),
+            })
+            .observe(took.as_secs_f64());
     }
 
     /// Moves one Incident between phase/severity gauges when its status changes.
     pub fn observe_status(&self, old: Option<&IncidentStatus>, new: &IncidentStatus) {
-        let key = |s: &IncidentStatus| PhaseSeverity { phase: label(s.phase), severity: label(s.severity) };
+        let key = |s: &IncidentStatus| PhaseSeverity {
+            phase: label(s.phase),
+            severity: label(s.severity),
+        };
         let new_key = key(new);
         if let Some(old) = old.filter(|o| o.phase.is_some()) {
             if key(old) == new_key {
@@ -106,11 +148,20 @@ impl Metrics {
     }
 
     pub fn observe_action(&self, action: &str, result: &str) {
-        self.actions.get_or_create(&ActionLabels { action: action.into(), result: result.into() }).inc();
+        self.actions
+            .get_or_create(&ActionLabels {
+                action: action.into(),
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn observe_verdict(&self, verdict: &str) {
-        self.verdicts.get_or_create(&VerdictLabels { verdict: verdict.into() }).inc();
+        self.verdicts
+            .get_or_create(&VerdictLabels {
+                verdict: verdict.into(),
+            })
+            .inc();
     }
 
     pub fn observe_detection_latency(&self, latency: Duration) {
@@ -123,7 +174,8 @@ impl Metrics {
 
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("encoding into a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("encoding into a String cannot fail");
         out
     }
 }

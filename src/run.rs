@@ -32,7 +32,10 @@ pub async fn ensure_crds(client: &Client, namespace: Option<&str>) -> anyhow::Re
 
 fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -43,7 +46,10 @@ where
 pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> anyhow::Result<()> {
     ensure_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let http_state = Arc::new(HttpState { ready: Default::default(), metrics: metrics.clone() });
+    let http_state = Arc::new(HttpState {
+        ready: Default::default(),
+        metrics: metrics.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(http_addr).await?;
     tracing::info!(%http_addr, "serving /healthz, /readyz and /metrics");
     let server = axum::serve(listener, router(http_state.clone()));
@@ -57,16 +63,32 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
     let trigger = reflector(writer, watcher(incidents_api, watcher::Config::default()))
         .default_backoff()
         .touched_objects()
-        .predicate_filter(predicates::generation.combine(predicates::annotations), Default::default());
-    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), settings, reader.clone()));
+        .predicate_filter(
+            predicates::generation.combine(predicates::annotations),
+            Default::default(),
+        );
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        settings,
+        reader.clone(),
+    ));
 
     let incident_controller = Controller::for_stream(trigger, reader.clone())
         .shutdown_on_signal()
-        .run(controller::incident::reconcile, controller::incident::error_policy, ctx.clone())
+        .run(
+            controller::incident::reconcile,
+            controller::incident::error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
     let playbook_controller = Controller::new(playbooks_api, watcher::Config::default())
         .shutdown_on_signal()
-        .run(controller::playbook::reconcile, controller::playbook::error_policy, ctx.clone())
+        .run(
+            controller::playbook::reconcile,
+            controller::playbook::error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
     let readiness = {
         let reader = reader.clone();

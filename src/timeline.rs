@@ -9,8 +9,17 @@ pub const STATUS_TIMELINE_CAP: usize = 50;
 
 /// Appends an entry, dropping the oldest beyond the cap. Returns the dropped entries so the
 /// caller can archive them.
-pub fn record(status: &mut IncidentStatus, now: DateTime<Utc>, type_: &str, message: impl Into<String>) -> Vec<TimelineEntry> {
-    status.timeline.push(TimelineEntry { time: now, type_: type_.to_string(), message: message.into() });
+pub fn record(
+    status: &mut IncidentStatus,
+    now: DateTime<Utc>,
+    type_: &str,
+    message: impl Into<String>,
+) -> Vec<TimelineEntry> {
+    status.timeline.push(TimelineEntry {
+        time: now,
+        type_: type_.to_string(),
+        message: message.into(),
+    });
     let mut dropped = Vec::new();
     while status.timeline.len() > STATUS_TIMELINE_CAP {
         dropped.push(status.timeline.remove(0));
@@ -21,5 +30,10 @@ pub fn record(status: &mut IncidentStatus, now: DateTime<Utc>, type_: &str, mess
 
 /// True when the newest entry already says this; used to write a waiting reason only once.
 pub fn last_says(status: &IncidentStatus, type_: &str, message: &str) -> bool {
-    status.timeline.iter().rev().find(|e| e.type_ == type_).is_some_and(|e| e.message == message)
+    status
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.type_ == type_)
+        .is_some_and(|e| e.message == message)
 }

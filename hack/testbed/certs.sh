@@ -10,7 +10,7 @@
 # and $TESTBED_DIR/kubeconfig (admin) plus one kubeconfig per component.
 # Existing files are kept.
 set -euo pipefail
-# shellcheck source=hack/testbed/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PKI="${TESTBED_DIR}/pki"

@@ -3,7 +3,7 @@
 # its result first, and built binaries are cached outside the clone, keyed by
 # their pinned versions (see lib.sh).
 set -euo pipefail
-# shellcheck source=hack/testbed/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GO_BUILD_FLAGS=(-trimpath -buildvcs=false)
@@ -114,7 +114,10 @@ make_venv() {
   local req="${TESTBED_HACK_DIR}/requirements.txt" want have=""
   want="$(sha256sum "$req" | cut -d' ' -f1)"
   [[ -f "${VENV_DIR}/.requirements.sha256" ]] && have="$(cat "${VENV_DIR}/.requirements.sha256")"
-  [[ "$want" == "$have" && -x "${VENV_DIR}/bin/moto_server" ]] && return 0
+  if [[ "$want" == "$have" && -x "${VENV_DIR}/bin/moto_server" ]] \
+    && "${VENV_DIR}/bin/python" -c 'import sys' 2>/dev/null; then
+    return 0
+  fi
   log "creating venv ${VENV_DIR}"
   rm -rf "$VENV_DIR"
   python3 -m venv "$VENV_DIR"

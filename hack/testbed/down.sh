@@ -3,7 +3,7 @@
 # own process group: SIGTERM to the group, SIGKILL after a timeout) and removes
 # the state directory. --keep-state stops the processes but keeps the files.
 set -euo pipefail
-# shellcheck source=hack/testbed/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KEEP_STATE=0

@@ -4,7 +4,7 @@
 # not up) they are derived from TESTBED_DIR/TESTBED_PORT_BASE and a warning
 # goes to stderr.
 set -euo pipefail
-# shellcheck source=hack/testbed/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 declare -A V=(
@@ -52,4 +52,5 @@ ex TESTBED_HELM "${V[HELM]}"
 ex TESTBED_VENV "${V[TESTBED_VENV]}"
 # kubectl and helm on PATH (added once).
 bindir="$(dirname "${V[KUBECTL]}")"
+# shellcheck disable=SC2016 # $PATH expands where the output is eval-ed
 printf 'case ":$PATH:" in *:%s:*) ;; *) export PATH=%s:"$PATH" ;; esac\n' "$bindir" "$(q "$bindir")"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers for the testbed scripts. Sourced, never run.
 
 TESTBED_HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -101,26 +101,6 @@ health_signals() { curl_ok "http://127.0.0.1:${SIGNALS_PORT}/healthz"; }
 health_moto() { curl_ok "http://127.0.0.1:${MOTO_PORT}/moto-api/config"; }
 health_alertmanager() { curl_ok "http://127.0.0.1:${ALERTMANAGER_PORT}/-/ready"; }
 health_prometheus() { curl_ok "http://127.0.0.1:${PROMETHEUS_PORT}/-/ready"; }
-
-# wait_healthy NAME TIMEOUT_SECONDS: polls the component's probe every 100ms;
-# fails early if its process died.
-wait_healthy() {
-  local name="$1" timeout="$2" deadline
-  deadline=$(( $(now_ms) + timeout * 1000 ))
-  while ! "health_${name}"; do
-    if ! component_pid "$name" >/dev/null; then
-      log "${name} exited during startup"
-      log_tail "$name"
-      return 1
-    fi
-    if (( $(now_ms) > deadline )); then
-      log "${name} not healthy after ${timeout}s"
-      log_tail "$name"
-      return 1
-    fi
-    sleep 0.1
-  done
-}
 
 # start_component NAME CMD...: runs CMD in its own session (so the whole
 # process group can be signalled on teardown), logs to logs/NAME.log and

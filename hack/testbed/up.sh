@@ -4,7 +4,7 @@
 # fake nodes), the signal exporter, moto, Alertmanager and Prometheus.
 # A no-op when the testbed in $TESTBED_DIR is already up and healthy.
 set -euo pipefail
-# shellcheck source=hack/testbed/lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now_ms)
@@ -96,7 +96,7 @@ wait_all() {
     local still=()
     for c in "${pending[@]}"; do
       if "health_$c"; then
-        log "$c healthy ($(( ($(now_ms) - T0) ))ms)"
+        log "$c healthy ($(( $(now_ms) - T0 ))ms)"
         continue
       fi
       if ! component_pid "$c" >/dev/null; then
@@ -136,6 +136,7 @@ start_component kube-apiserver "${K8S_BIN_DIR}/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:${ETCD_PORT}" \
   --bind-address=127.0.0.1 \
   --advertise-address=127.0.0.1 \
+  --endpoint-reconciler-type=none \
   --secure-port="${APISERVER_PORT}" \
   --tls-cert-file="${PKI}/apiserver.crt" \
   --tls-private-key-file="${PKI}/apiserver.key" \
@@ -236,4 +237,8 @@ until kc get serviceaccount default -n default >/dev/null 2>&1 \
 done
 
 log "up in $(( ($(now_ms) - T0) / 1000 )).$(( ($(now_ms) - T0) % 1000 / 100 ))s: apiserver https://127.0.0.1:${APISERVER_PORT}, state ${TESTBED_DIR}"
-log "use it with: eval \"\$(make -s testbed-env)\"   (or: eval \"\$(hack/testbed/env.sh)\")"
+if [[ "$TESTBED_DIR" == "${REPO_ROOT}/.testbed" && "$TESTBED_PORT_BASE" == 26440 ]]; then
+  log "use it with: eval \"\$(make -s testbed-env)\"   (or: eval \"\$(hack/testbed/env.sh)\")"
+else
+  log "use it with: eval \"\$(TESTBED_DIR=${TESTBED_DIR} TESTBED_PORT_BASE=${TESTBED_PORT_BASE} ${TESTBED_HACK_DIR}/env.sh)\""
+fi

@@ -4,7 +4,9 @@ use super::status::{apply_status, publish};
 use super::{Context, Error};
 use crate::api::{Incident, IncidentStatus, Phase, Playbook, StepState, TargetKind};
 use crate::evidence::{build_evidence, fetch_logs};
-use crate::lifecycle::{self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy};
+use crate::lifecycle::{
+    self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy,
+};
 use crate::mitigation::{self, ActionContext};
 use crate::triage::{self, Signals, Verdict, WorkloadObservation};
 use crate::validation::{self, analysis::MeasurementResult, ProviderContext};
@@ -28,7 +30,8 @@ struct Observed {
 pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let result = reconcile_inner(&incident, &ctx).await;
-    ctx.metrics.observe_reconcile("incident", started.elapsed(), result.is_ok());
+    ctx.metrics
+        .observe_reconcile("incident", started.elapsed(), result.is_ok());
     result
 }
 
@@ -41,15 +44,22 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     let namespace = incident.namespace().unwrap_or_default();
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
     let phase = incident.status.as_ref().and_then(|s| s.phase);
-    let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation) == incident.metadata.generation;
+    let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation)
+        == incident.metadata.generation;
     if phase.is_some_and(Phase::is_closed) && generation_seen {
         return Ok(Action::await_change());
     }
     let observed = dereference(incident, ctx, &namespace, phase).await?;
     let others = others_in_scope(ctx, incident);
     let now = Utc::now();
-    let requires_approval = |step: &crate::api::StepSpec| mitigation::find(&step.action).is_some_and(|a| a.requires_approval_by_default());
-    let Decision { mut status, next, requeue } = lifecycle::decide(&Inputs {
+    let requires_approval = |step: &crate::api::StepSpec| {
+        mitigation::find(&step.action).is_some_and(|a| a.requires_approval_by_default())
+    };
+    let Decision {
+        mut status,
+        next,
+        requeue,
+    } = lifecycle::decide(&Inputs {
         incident,
         playbook: &observed.playbook,
         signals: observed.signals.as_ref(),
@@ -64,7 +74,12 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
             crate::timeline::record(&mut status, now, "RuleError", error.clone());
         }
     }
-    let mut writer = StatusWriter { api: &api, incident, written: incident.status.clone(), ctx };
+    let mut writer = StatusWriter {
+        api: &api,
+        incident,
+        written: incident.status.clone(),
+        ctx,
+    };
     match next {
         Next::Nothing => {}
         Next::GatherEvidence => {
@@ -82,13 +97,27 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
             let action_ctx = action_context(ctx, incident, &observed, &snapshot, index);
             let policy = policy(&observed.playbook);
             let intent = status.steps[index].intent.clone().unwrap_or_default();
-            finish_step(ctx, incident, &observed, index, &action_ctx, &policy, &intent, &mut status).await;
+            finish_step(
+                ctx,
+                incident,
+                &observed,
+                index,
+                &action_ctx,
+                &policy,
+                &intent,
+                &mut status,
+            )
+            .await;
         }
         Next::Measure => measure(ctx, incident, &observed, &mut status).await,
     }
     writer.write(&status).await?;
     let closed = status.phase.is_some_and(Phase::is_closed);
-    Ok(if closed { Action::await_change() } else { Action::requeue(requeue.max(Duration::from_millis(50))) })
+    Ok(if closed {
+        Action::await_change()
+    } else {
+        Action::requeue(requeue.max(Duration::from_millis(50)))
+    })
 }
 
 /// Writes status when it changed, and tells people about what changed.
@@ -108,19 +137,37 @@ impl StatusWriter<'_> {
         if old_phase != status.phase {
             if let Some(phase) = status.phase {
                 let warning = matches!(phase, Phase::Escalated | Phase::Failed);
-                let note = status.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
-                publish(&self.ctx.recorder, self.incident, warning, &phase.to_string(), note).await;
+                let note = status
+                    .timeline
+                    .last()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default();
+                publish(
+                    &self.ctx.recorder,
+                    self.incident,
+                    warning,
+                    &phase.to_string(),
+                    note,
+                )
+                .await;
             }
         }
         let notes = crate::notify::notifications(self.written.as_ref(), status);
         crate::notify::deliver(self.incident, &notes).await;
-        self.ctx.metrics.observe_status(self.written.as_ref(), status);
+        self.ctx
+            .metrics
+            .observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
         Ok(())
     }
 }
 
-async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase: Option<Phase>) -> Result<Observed, Error> {
+async fn dereference(
+    incident: &Incident,
+    ctx: &Context,
+    namespace: &str,
+    phase: Option<Phase>,
+) -> Result<Observed, Error> {
     let mut observed = Observed {
         playbook: PlaybookLookup::Missing("not looked up".into()),
         observation: None,
@@ -128,13 +175,17 @@ async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase:
         verdict: None,
         rule_errors: Vec::new(),
     };
-    if !matches!(phase, Some(Phase::Triaging | Phase::Mitigating | Phase::AwaitingApproval | Phase::Validating)) {
+    if !matches!(
+        phase,
+        Some(Phase::Triaging | Phase::Mitigating | Phase::AwaitingApproval | Phase::Validating)
+    ) {
         return Ok(observed);
     }
     let target = &incident.spec.target;
     let (observation, mut signals, labels) = match target.kind {
         TargetKind::Deployment | TargetKind::StatefulSet => {
-            let obs = triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
+            let obs =
+                triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
             let signals = triage::workload_signals(&obs);
             let labels = obs
                 .deployment
@@ -147,7 +198,10 @@ async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase:
         TargetKind::EC2Instance | TargetKind::RDSInstance => {
             let signals = Signals {
                 target_found: false,
-                server_state: Some(format!("{} targets are not supported by this operator build", target.kind)),
+                server_state: Some(format!(
+                    "{} targets are not supported by this operator build",
+                    target.kind
+                )),
                 ..Signals::default()
             };
             (None, signals, BTreeMap::new())
@@ -159,7 +213,12 @@ async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase:
         PlaybookLookup::Missing(_) => Default::default(),
     };
     read_playbook_signals(ctx, &rules.signals, &mut signals, &mut observed.rule_errors).await;
-    let verdict = triage::classify(&signals, &rules.rules, incident.spec.severity, &mut observed.rule_errors);
+    let verdict = triage::classify(
+        &signals,
+        &rules.rules,
+        incident.spec.severity,
+        &mut observed.rule_errors,
+    );
     observed.observation = observation;
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);
@@ -167,21 +226,33 @@ async fn dereference(incident: &Incident, ctx: &Context, namespace: &str, phase:
 }
 
 /// Reads the Playbook's Prometheus signals into the triage signals.
-async fn read_playbook_signals(ctx: &Context, specs: &[crate::api::SignalSpec], signals: &mut Signals, errors: &mut Vec<String>) {
+async fn read_playbook_signals(
+    ctx: &Context,
+    specs: &[crate::api::SignalSpec],
+    signals: &mut Signals,
+    errors: &mut Vec<String>,
+) {
     if specs.is_empty() {
         return;
     }
     let Some(base) = ctx.settings.prometheus_url.as_deref() else {
-        errors.push("the Playbook names Prometheus signals but the operator runs without --prometheus-url".into());
+        errors.push(
+            "the Playbook names Prometheus signals but the operator runs without --prometheus-url"
+                .into(),
+        );
         return;
     };
     let no_credentials = validation::Credentials::default();
-    let reads = specs.iter().map(|s| validation::instant_query(&ctx.http, base, &s.query, &no_credentials));
+    let reads = specs
+        .iter()
+        .map(|s| validation::instant_query(&ctx.http, base, &s.query, &no_credentials));
     let results = futures::future::join_all(reads).await;
     for (spec, result) in specs.iter().zip(results) {
         let value = match result {
             Ok(validation::QueryResult::Scalar(v)) => v,
-            Ok(validation::QueryResult::Vector(v)) if !v.is_empty() => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Ok(validation::QueryResult::Vector(v)) if !v.is_empty() => {
+                v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            }
             Ok(_) => continue,
             Err(e) => {
                 errors.push(format!("signal {}: {e}", spec.name));
@@ -201,12 +272,22 @@ async fn read_playbook_signals(ctx: &Context, specs: &[crate::api::SignalSpec], 
     }
 }
 
-async fn lookup_playbook(ctx: &Context, incident: &Incident, namespace: &str, labels: &BTreeMap<String, String>) -> Result<PlaybookLookup, Error> {
+async fn lookup_playbook(
+    ctx: &Context,
+    incident: &Incident,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<PlaybookLookup, Error> {
     let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), namespace);
     let found = if let Some(reference) = &incident.spec.playbook_ref {
         match api.get_opt(&reference.name).await? {
             Some(pb) => pb,
-            None => return Ok(PlaybookLookup::Missing(format!("Playbook {} not found in namespace {namespace}", reference.name))),
+            None => {
+                return Ok(PlaybookLookup::Missing(format!(
+                    "Playbook {} not found in namespace {namespace}",
+                    reference.name
+                )))
+            }
         }
     } else {
         let mut candidates: Vec<Playbook> = api
@@ -228,13 +309,21 @@ async fn lookup_playbook(ctx: &Context, incident: &Incident, namespace: &str, la
         }
     };
     let problems = super::playbook::problems(&found.spec);
-    Ok(PlaybookLookup::Found { playbook: found, problems })
+    Ok(PlaybookLookup::Found {
+        playbook: Box::new(found),
+        problems,
+    })
 }
 
 fn selects(playbook: &Playbook, kind: TargetKind, labels: &BTreeMap<String, String>) -> bool {
-    let Some(selector) = &playbook.spec.selector else { return false };
+    let Some(selector) = &playbook.spec.selector else {
+        return false;
+    };
     (selector.kinds.is_empty() || selector.kinds.contains(&kind))
-        && selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        && selector
+            .match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
 }
 
 fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {
@@ -272,14 +361,23 @@ fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {
         .collect()
 }
 
-async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservation, status: &mut IncidentStatus) {
+async fn gather_evidence(
+    ctx: &Context,
+    namespace: &str,
+    obs: &WorkloadObservation,
+    status: &mut IncidentStatus,
+) {
     let failing: Vec<(String, String)> = obs
         .pods
         .iter()
         .filter(|p| crate::kubeutil::pod_failure(p).is_some())
         .flat_map(|p| {
             let name = p.name_any();
-            p.spec.iter().flat_map(|s| s.containers.iter()).map(move |c| (name.clone(), c.name.clone())).collect::<Vec<_>>()
+            p.spec
+                .iter()
+                .flat_map(|s| s.containers.iter())
+                .map(move |c| (name.clone(), c.name.clone()))
+                .collect::<Vec<_>>()
         })
         .collect();
     let logs = fetch_logs(&ctx.client, namespace, &failing).await;
@@ -289,7 +387,14 @@ async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservati
         let pods: Vec<String> = evidence
             .failing_pods
             .iter()
-            .map(|p| format!("{} on {} ({})", p.name, p.node.clone().unwrap_or_else(|| "no node".into()), p.reason))
+            .map(|p| {
+                format!(
+                    "{} on {} ({})",
+                    p.name,
+                    p.node.clone().unwrap_or_else(|| "no node".into()),
+                    p.reason
+                )
+            })
             .collect();
         parts.push(format!("failing pods: {}", pods.join(", ")));
     }
@@ -308,11 +413,18 @@ async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservati
             .collect();
         parts.push(format!("rollout history: {}", revs.join("; ")));
     }
-    parts.push(format!("{} warning event(s)", evidence.warning_events.len()));
+    parts.push(format!(
+        "{} warning event(s)",
+        evidence.warning_events.len()
+    ));
     let with_lines = evidence.logs.iter().filter(|l| !l.lines.is_empty()).count();
     if !evidence.logs.is_empty() {
         if with_lines == 0 {
-            let why = evidence.logs.iter().find_map(|l| l.unavailable.clone()).unwrap_or_default();
+            let why = evidence
+                .logs
+                .iter()
+                .find_map(|l| l.unavailable.clone())
+                .unwrap_or_default();
             parts.push(format!("logs unavailable ({why})"));
         } else {
             parts.push(format!("log lines from {with_lines} container(s)"));
@@ -324,12 +436,20 @@ async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservati
 
 fn policy(lookup: &PlaybookLookup) -> SafetyPolicy {
     match lookup {
-        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
+        PlaybookLookup::Found { playbook, .. } => {
+            SafetyPolicy::from_spec(playbook.spec.safety.as_ref())
+        }
         PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
     }
 }
 
-fn action_context<'a>(ctx: &Context, incident: &'a Incident, observed: &'a Observed, status: &'a IncidentStatus, index: usize) -> ActionContext<'a> {
+fn action_context<'a>(
+    ctx: &Context,
+    incident: &'a Incident,
+    observed: &'a Observed,
+    status: &'a IncidentStatus,
+    index: usize,
+) -> ActionContext<'a> {
     let safety = match &observed.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.spec.safety.as_ref(),
         PlaybookLookup::Missing(_) => None,
@@ -343,7 +463,10 @@ fn action_context<'a>(ctx: &Context, incident: &'a Incident, observed: &'a Obser
         incident_uid: incident.metadata.uid.as_deref().unwrap_or_default(),
         step_index: index,
         target: &incident.spec.target,
-        step: status.steps[index].spec.as_ref().unwrap_or_else(|| DEFAULT_STEP.get_or_init(Default::default)),
+        step: status.steps[index]
+            .spec
+            .as_ref()
+            .unwrap_or_else(|| DEFAULT_STEP.get_or_init(Default::default)),
         safety: safety.unwrap_or_else(|| DEFAULT_SAFETY.get_or_init(Default::default)),
         dry_run: policy(&observed.playbook).dry_run(),
     }
@@ -381,7 +504,14 @@ async fn start_step(
             return Ok(());
         }
     };
-    lifecycle::step_started(status, index, intent.clone(), policy.dry_run(), &incident.spec.target.display(), now);
+    lifecycle::step_started(
+        status,
+        index,
+        intent.clone(),
+        policy.dry_run(),
+        &incident.spec.target.display(),
+        now,
+    );
     // The intent is on record before anything changes: a restart from here resumes, never repeats.
     writer.write(status).await?;
     if ctx.settings.exit_after_intent && !policy.dry_run() {
@@ -389,11 +519,29 @@ async fn start_step(
         std::process::exit(86);
     }
     if let Some(opened) = status.times.as_ref().and_then(|t| t.detected_at) {
-        if status.steps.iter().filter(|s| s.started_at.is_some()).count() == 1 && status.steps[index].attempts == 1 {
-            ctx.metrics.observe_mitigation_latency((now - opened).to_std().unwrap_or_default());
+        if status
+            .steps
+            .iter()
+            .filter(|s| s.started_at.is_some())
+            .count()
+            == 1
+            && status.steps[index].attempts == 1
+        {
+            ctx.metrics
+                .observe_mitigation_latency((now - opened).to_std().unwrap_or_default());
         }
     }
-    finish_step(ctx, incident, observed, index, &action_ctx, &policy, &intent, status).await;
+    finish_step(
+        ctx,
+        incident,
+        observed,
+        index,
+        &action_ctx,
+        &policy,
+        &intent,
+        status,
+    )
+    .await;
     Ok(())
 }
 
@@ -410,7 +558,9 @@ async fn finish_step(
 ) {
     let generation = incident.metadata.generation;
     let action_name = status.steps[index].action.clone();
-    let Some(action) = mitigation::find(&action_name) else { return };
+    let Some(action) = mitigation::find(&action_name) else {
+        return;
+    };
     let result = action.apply(action_ctx, intent).await;
     let now = Utc::now();
     let validation = match &observed.playbook {
@@ -419,8 +569,22 @@ async fn finish_step(
     };
     match result {
         Ok(outcome) => {
-            ctx.metrics.observe_action(&action_name, if outcome.already_applied { "already-applied" } else { "succeeded" });
-            lifecycle::step_succeeded(status, index, &outcome, validation.as_ref(), generation, now);
+            ctx.metrics.observe_action(
+                &action_name,
+                if outcome.already_applied {
+                    "already-applied"
+                } else {
+                    "succeeded"
+                },
+            );
+            lifecycle::step_succeeded(
+                status,
+                index,
+                &outcome,
+                validation.as_ref(),
+                generation,
+                now,
+            );
         }
         Err(error) => {
             ctx.metrics.observe_action(&action_name, "failed");
@@ -429,7 +593,12 @@ async fn finish_step(
     }
 }
 
-async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status: &mut IncidentStatus) {
+async fn measure(
+    ctx: &Context,
+    incident: &Incident,
+    observed: &Observed,
+    status: &mut IncidentStatus,
+) {
     let spec = match &observed.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
         PlaybookLookup::Missing(_) => None,
@@ -451,7 +620,11 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         async move {
             let result = match validation::provider_for(check) {
                 Ok(provider) => provider.measure(provider_ctx).await,
-                Err(e) => MeasurementResult { verdict: validation::analysis::Verdict::Error, value: None, message: Some(e) },
+                Err(e) => MeasurementResult {
+                    verdict: validation::analysis::Verdict::Error,
+                    value: None,
+                    message: Some(e),
+                },
             };
             (check.name.clone(), result)
         }
@@ -461,11 +634,30 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         ctx.metrics.observe_verdict(r.verdict.as_str());
     }
     let now = Utc::now();
-    let after = lifecycle::record_measurements(status, spec.as_ref(), &results, incident.metadata.generation, now);
-    if let AfterMeasure::Failed { revert_step: Some(index) } = after {
-        let Some(action) = mitigation::find(&status.steps[index].action) else { return };
+    let after = lifecycle::record_measurements(
+        status,
+        spec.as_ref(),
+        &results,
+        incident.metadata.generation,
+        now,
+    );
+    if let AfterMeasure::Failed {
+        revert_step: Some(index),
+    } = after
+    {
+        let Some(action) = mitigation::find(&status.steps[index].action) else {
+            return;
+        };
         if !action.can_revert() {
-            lifecycle::step_reverted(status, index, Err(&mitigation::ActionError::Refused(format!("{} cannot be reverted", action.name()))), now);
+            lifecycle::step_reverted(
+                status,
+                index,
+                Err(&mitigation::ActionError::Refused(format!(
+                    "{} cannot be reverted",
+                    action.name()
+                ))),
+                now,
+            );
             return;
         }
         let applied = status.steps[index].intent.clone().unwrap_or_default();

@@ -38,13 +38,28 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings, incidents: Store<Incident>) -> Context {
-        let reporter = Reporter { controller: "dontpanic".into(), instance: std::env::var("POD_NAME").ok() };
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+        incidents: Store<Incident>,
+    ) -> Context {
+        let reporter = Reporter {
+            controller: "dontpanic".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         let http = reqwest::Client::builder()
             .user_agent(concat!("dontpanic/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default settings builds");
-        Context { recorder: Recorder::new(client.clone(), reporter), client, metrics, settings, http, incidents }
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            settings,
+            http,
+            incidents,
+        }
     }
 }
 

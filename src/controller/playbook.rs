@@ -37,7 +37,10 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
                 out.push(format!("{at} ({}): {e}", step.action));
             }
             if step.revert_on_failure == Some(true) && !action.can_revert() {
-                out.push(format!("{at}: {} cannot be reverted, so revertOnFailure cannot be honoured", step.action));
+                out.push(format!(
+                    "{at}: {} cannot be reverted, so revertOnFailure cannot be honoured",
+                    step.action
+                ));
             }
             if let Some(selector) = &spec.selector {
                 let unusable: Vec<String> = selector
@@ -47,7 +50,11 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
                     .map(TargetKind::to_string)
                     .collect();
                 if !unusable.is_empty() {
-                    out.push(format!("{at}: {} does not work on {}", step.action, unusable.join(", ")));
+                    out.push(format!(
+                        "{at}: {} does not work on {}",
+                        step.action,
+                        unusable.join(", ")
+                    ));
                 }
             }
         }
@@ -56,7 +63,10 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
         for check in &v.checks {
             out.extend(crate::validation::check_spec_problems(check));
         }
-        for (name, value) in [("interval", &v.interval), ("initialDelay", &v.initial_delay)] {
+        for (name, value) in [
+            ("interval", &v.interval),
+            ("initialDelay", &v.initial_delay),
+        ] {
             if let Some(d) = value {
                 if let Err(e) = parse_duration(d) {
                     out.push(format!("validation.{name}: {e}"));
@@ -69,7 +79,11 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
             out.push(format!("safety.cooldown: {e}"));
         }
     }
-    if let Some(rh) = spec.detection.as_ref().and_then(|d| d.rollout_health.as_ref()) {
+    if let Some(rh) = spec
+        .detection
+        .as_ref()
+        .and_then(|d| d.rollout_health.as_ref())
+    {
         if let Err(e) = parse_duration(&rh.unavailable_for) {
             out.push(format!("detection.rolloutHealth.unavailableFor: {e}"));
         }
@@ -111,9 +125,24 @@ pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Act
             (false, reason, found.join("; "))
         }
     };
-    set_condition(&mut status.conditions, "Ready", ready, reason, &message, playbook.metadata.generation, Utc::now());
-    let result = apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status).await;
-    ctx.metrics.observe_reconcile("playbook", started.elapsed(), result.is_ok());
+    set_condition(
+        &mut status.conditions,
+        "Ready",
+        ready,
+        reason,
+        &message,
+        playbook.metadata.generation,
+        Utc::now(),
+    );
+    let result = apply_status::<Playbook, PlaybookStatus>(
+        &api,
+        &playbook,
+        playbook.status.as_ref(),
+        &status,
+    )
+    .await;
+    ctx.metrics
+        .observe_reconcile("playbook", started.elapsed(), result.is_ok());
     result?;
     Ok(Action::await_change())
 }

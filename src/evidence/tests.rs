@@ -19,11 +19,21 @@ fn evidence_from_a_failing_rollout() {
     assert_eq!(pod.node.as_deref(), Some("node-0"));
     assert_eq!(pod.reason, "CrashLoopBackOff");
     assert_eq!(pod.revision, Some(2));
-    assert_eq!(evidence.rollout_history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(
+        evidence
+            .rollout_history
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        vec![2, 1]
+    );
     assert_eq!(evidence.rollout_history[1].images, vec!["shop/checkout:v1"]);
     assert_eq!(evidence.rollout_history[1].build.as_deref(), Some("v1"));
     // The warning event's first timestamp is the earliest failure visible.
-    assert_eq!(evidence.first_error_time, Some(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 1).unwrap()));
+    assert_eq!(
+        evidence.first_error_time,
+        Some(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 1).unwrap())
+    );
     assert!(evidence.first_error_source.unwrap().contains("BackOff"));
     assert_eq!(evidence.warning_events.len(), 1);
     assert!(evidence.notes.iter().any(|n| n.contains("no log lines")));

@@ -58,7 +58,8 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
@@ -73,20 +74,26 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
                 }
             }
             let text: String = chars[start..i].iter().collect();
-            let n = text.parse::<f64>().map_err(|_| format!("invalid number {text:?} at position {start}"))?;
+            let n = text
+                .parse::<f64>()
+                .map_err(|_| format!("invalid number {text:?} at position {start}"))?;
             tokens.push(Token::Number(n));
             continue;
         }
         if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
+            {
                 i += 1;
             }
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
             continue;
         }
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-        let op2 = ["||", "&&", "<=", ">=", "==", "!="].into_iter().find(|op| *op == two);
+        let op2 = ["||", "&&", "<=", ">=", "==", "!="]
+            .into_iter()
+            .find(|op| *op == two);
         if let Some(op) = op2 {
             tokens.push(Token::Op(op));
             i += 2;
@@ -131,10 +138,17 @@ pub fn parse(source: &str) -> Result<Expr, String> {
         return Err(format!("expression longer than {MAX_LEN} characters"));
     }
     let tokens = tokenize(source)?;
-    let mut parser = Parser { tokens, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let expr = parser.or()?;
     if parser.pos != parser.tokens.len() {
-        return Err(format!("unexpected {:?} after the end of the expression", parser.tokens[parser.pos]));
+        return Err(format!(
+            "unexpected {:?} after the end of the expression",
+            parser.tokens[parser.pos]
+        ));
     }
     Ok(expr)
 }
@@ -269,7 +283,10 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
-        let token = self.peek().cloned().ok_or_else(|| "unexpected end of expression".to_string())?;
+        let token = self
+            .peek()
+            .cloned()
+            .ok_or_else(|| "unexpected end of expression".to_string())?;
         self.pos += 1;
         match token {
             Token::Number(n) => Ok(Expr::Number(n)),
@@ -336,7 +353,9 @@ mod tests {
     fn rejects_garbage_with_messages() {
         assert!(parse("").unwrap_err().contains("empty"));
         assert!(parse("result <").unwrap_err().contains("end of expression"));
-        assert!(parse("result $ 1").unwrap_err().contains("unexpected character"));
+        assert!(parse("result $ 1")
+            .unwrap_err()
+            .contains("unexpected character"));
         assert!(parse("(result").unwrap_err().contains("expected )"));
         assert!(parse("1 2").unwrap_err().contains("after the end"));
     }

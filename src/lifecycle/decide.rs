@@ -3,7 +3,8 @@
 use super::safety::{approval_required, approved, SafetyPolicy};
 use super::{escalate, set_phase};
 use crate::api::{
-    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState, StepStatus, TargetKind,
+    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState,
+    StepStatus, TargetKind,
 };
 use crate::duration::format_duration;
 use crate::timeline::{last_says, record};
@@ -14,7 +15,10 @@ use std::time::Duration;
 /// The Playbook an Incident follows, or why there is none.
 #[derive(Debug, Clone)]
 pub enum PlaybookLookup {
-    Found { playbook: Playbook, problems: Vec<String> },
+    Found {
+        playbook: Box<Playbook>,
+        problems: Vec<String>,
+    },
     Missing(String),
 }
 
@@ -77,7 +81,9 @@ const NOW: Duration = Duration::from_millis(50);
 
 fn policy_of(lookup: &PlaybookLookup) -> SafetyPolicy {
     match lookup {
-        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
+        PlaybookLookup::Found { playbook, .. } => {
+            SafetyPolicy::from_spec(playbook.spec.safety.as_ref())
+        }
         PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
     }
 }
@@ -94,19 +100,29 @@ pub fn decide(inp: &Inputs) -> Decision {
     if let PlaybookLookup::Found { playbook, .. } = inp.playbook {
         st.responder = playbook.spec.responder.clone().or(st.responder);
     }
-    let done = |status, next, requeue| Decision { status, next, requeue };
+    let done = |status, next, requeue| Decision {
+        status,
+        next,
+        requeue,
+    };
 
     let Some(phase) = st.phase else {
         let times = st.times.get_or_insert_with(Default::default);
         times.detected_at = Some(now);
-        let source = serde_json::to_value(incident.spec.source).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let source = serde_json::to_value(incident.spec.source)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         let mut message = format!(
             "opened by {source} for {}: {}",
             incident.spec.target.display(),
             incident.spec.summary
         );
         if let Some(observed) = incident.spec.observed_at {
-            message.push_str(&format!("; failure first observable at {}", observed.to_rfc3339()));
+            message.push_str(&format!(
+                "; failure first observable at {}",
+                observed.to_rfc3339()
+            ));
         }
         st.phase = Some(Phase::Detected);
         record(&mut st, now, "Detected", message);
@@ -116,7 +132,12 @@ pub fn decide(inp: &Inputs) -> Decision {
         return done(st, Next::Nothing, Duration::ZERO);
     }
     if phase == Phase::Detected {
-        set_phase(&mut st, Phase::Triaging, now, "reading the target's health signals");
+        set_phase(
+            &mut st,
+            Phase::Triaging,
+            now,
+            "reading the target's health signals",
+        );
         return done(st, Next::Nothing, NOW);
     }
 
@@ -131,26 +152,62 @@ pub fn decide(inp: &Inputs) -> Decision {
             st.severity = Some(verdict.severity);
             st.severity_reason = Some(verdict.reason.clone());
             let imp = impact(signals);
-            record(&mut st, now, "Triaged", format!("severity {}: {} (impact: {})", verdict.severity, verdict.reason, imp.summary));
+            record(
+                &mut st,
+                now,
+                "Triaged",
+                format!(
+                    "severity {}: {} (impact: {})",
+                    verdict.severity, verdict.reason, imp.summary
+                ),
+            );
             st.impact = Some(imp);
             st.times.get_or_insert_with(Default::default).triaged_at = Some(now);
-            set_condition(&mut st.conditions, "Triaged", true, "Triaged", &format!("{}: {}", verdict.severity, verdict.reason), generation, now);
+            set_condition(
+                &mut st.conditions,
+                "Triaged",
+                true,
+                "Triaged",
+                &format!("{}: {}", verdict.severity, verdict.reason),
+                generation,
+                now,
+            );
             gather = true;
         }
         Some(current) => {
             let human = verdict.decided_by == "human";
             let escalates = verdict.severity > current;
             if (human && verdict.severity != current && spec_changed) || (!human && escalates) {
-                record(&mut st, now, "SeverityChanged", format!("severity {current} → {}: {}", verdict.severity, verdict.reason));
+                record(
+                    &mut st,
+                    now,
+                    "SeverityChanged",
+                    format!(
+                        "severity {current} → {}: {}",
+                        verdict.severity, verdict.reason
+                    ),
+                );
                 st.severity = Some(verdict.severity);
                 st.severity_reason = Some(verdict.reason.clone());
                 st.impact = Some(impact(signals));
-                set_condition(&mut st.conditions, "Triaged", true, "Retriaged", &format!("{}: {}", verdict.severity, verdict.reason), generation, now);
+                set_condition(
+                    &mut st.conditions,
+                    "Triaged",
+                    true,
+                    "Retriaged",
+                    &format!("{}: {}", verdict.severity, verdict.reason),
+                    generation,
+                    now,
+                );
                 gather = true;
             }
         }
     }
-    let evidence_next = if gather { Next::GatherEvidence } else { Next::Nothing };
+    let evidence_next = if gather {
+        Next::GatherEvidence
+    } else {
+        Next::Nothing
+    };
 
     match phase {
         Phase::Triaging => {
@@ -159,12 +216,22 @@ pub fn decide(inp: &Inputs) -> Decision {
             }
             let playbook = match inp.playbook {
                 PlaybookLookup::Missing(reason) => {
-                    escalate(&mut st, now, &format!("no usable Playbook: {reason}"), generation);
+                    escalate(
+                        &mut st,
+                        now,
+                        &format!("no usable Playbook: {reason}"),
+                        generation,
+                    );
                     return done(st, evidence_next, Duration::ZERO);
                 }
                 PlaybookLookup::Found { playbook, problems } if !problems.is_empty() => {
                     let name = playbook.metadata.name.clone().unwrap_or_default();
-                    escalate(&mut st, now, &format!("Playbook {name} is not usable: {}", problems.join("; ")), generation);
+                    escalate(
+                        &mut st,
+                        now,
+                        &format!("Playbook {name} is not usable: {}", problems.join("; ")),
+                        generation,
+                    );
                     return done(st, evidence_next, Duration::ZERO);
                 }
                 PlaybookLookup::Found { playbook, .. } => playbook,
@@ -172,8 +239,18 @@ pub fn decide(inp: &Inputs) -> Decision {
             let pb_name = playbook.metadata.name.clone().unwrap_or_default();
             st.playbook = Some(pb_name.clone());
             let severity = st.severity.unwrap_or(Severity::Minor);
-            let Some(plan) = playbook.spec.mitigations.iter().find(|m| m.severities.contains(&severity)) else {
-                escalate(&mut st, now, &format!("Playbook {pb_name} has no mitigation for severity {severity}"), generation);
+            let Some(plan) = playbook
+                .spec
+                .mitigations
+                .iter()
+                .find(|m| m.severities.contains(&severity))
+            else {
+                escalate(
+                    &mut st,
+                    now,
+                    &format!("Playbook {pb_name} has no mitigation for severity {severity}"),
+                    generation,
+                );
                 return done(st, evidence_next, Duration::ZERO);
             };
             st.steps = plan
@@ -195,17 +272,34 @@ pub fn decide(inp: &Inputs) -> Decision {
                     spec: Some(s.clone()),
                 })
                 .collect();
-            let names: Vec<String> = st.steps.iter().map(|s| format!("{} ({})", s.name, s.action)).collect();
-            set_phase(&mut st, Phase::Mitigating, now, &format!("following Playbook {pb_name}: {}", names.join(" → ")));
+            let names: Vec<String> = st
+                .steps
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.action))
+                .collect();
+            set_phase(
+                &mut st,
+                Phase::Mitigating,
+                now,
+                &format!("following Playbook {pb_name}: {}", names.join(" → ")),
+            );
             done(st, evidence_next, NOW)
         }
         Phase::Mitigating | Phase::AwaitingApproval => {
             let decision = next_step(&mut st, inp);
-            let next = if gather && decision.1 == Next::Nothing { Next::GatherEvidence } else { decision.1 };
+            let next = if gather && decision.1 == Next::Nothing {
+                Next::GatherEvidence
+            } else {
+                decision.1
+            };
             done(st, next, decision.0)
         }
         Phase::Validating => {
-            let due = st.validation.as_ref().and_then(|v| v.next_measurement_at).unwrap_or(now);
+            let due = st
+                .validation
+                .as_ref()
+                .and_then(|v| v.next_measurement_at)
+                .unwrap_or(now);
             if due <= now {
                 return done(st, Next::Measure, NOW);
             }
@@ -218,12 +312,14 @@ pub fn decide(inp: &Inputs) -> Decision {
 
 /// A step's display name.
 pub fn step_name(step: &StepSpec, index: usize) -> String {
-    step.name.clone().unwrap_or_else(|| format!("{}-{}", kebab(&step.action), index + 1))
+    step.name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", kebab(&step.action), index + 1))
 }
 
 fn kebab(name: &str) -> String {
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for (i, c) in name.char_indices() {
         if c.is_ascii_uppercase() {
             if i > 0 && !name[..i].ends_with(|p: char| p.is_ascii_uppercase()) {
                 out.push('-');
@@ -238,7 +334,8 @@ fn kebab(name: &str) -> String {
 
 fn same_target(other: &OtherIncident, incident: &Incident) -> bool {
     Some(&other.namespace) == incident.metadata.namespace.as_ref()
-        && other.target_kind == incident.spec.target.kind && other.target_name == incident.spec.target.name
+        && other.target_kind == incident.spec.target.kind
+        && other.target_name == incident.spec.target.name
 }
 
 fn created(incident: &Incident) -> DateTime<Utc> {
@@ -255,22 +352,65 @@ fn created(incident: &Incident) -> DateTime<Utc> {
 fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
     let now = inp.now;
     let generation = inp.incident.metadata.generation;
-    let me = (created(inp.incident), inp.incident.metadata.name.clone().unwrap_or_default());
+    let me = (
+        created(inp.incident),
+        inp.incident.metadata.name.clone().unwrap_or_default(),
+    );
     if let Some(linked) = st.linked_to.clone() {
-        let primary = inp.others.iter().find(|o| o.name == linked && same_target(o, inp.incident));
+        let primary = inp
+            .others
+            .iter()
+            .find(|o| o.name == linked && same_target(o, inp.incident));
         match primary.and_then(|p| p.phase) {
             Some(Phase::Resolved) => {
-                set_condition(&mut st.conditions, "Mitigated", true, "ResolvedByLinkedIncident", &format!("incident {linked} resolved the target"), generation, now);
-                set_phase(st, Phase::Resolved, now, &format!("resolved by incident {linked}"));
-                return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: Duration::ZERO });
+                set_condition(
+                    &mut st.conditions,
+                    "Mitigated",
+                    true,
+                    "ResolvedByLinkedIncident",
+                    &format!("incident {linked} resolved the target"),
+                    generation,
+                    now,
+                );
+                set_phase(
+                    st,
+                    Phase::Resolved,
+                    now,
+                    &format!("resolved by incident {linked}"),
+                );
+                return Some(Decision {
+                    status: st.clone(),
+                    next: Next::Nothing,
+                    requeue: Duration::ZERO,
+                });
             }
             Some(p) if p.is_closed() => {
-                escalate(st, now, &format!("incident {linked}, which was handling the target, ended {p}"), generation);
-                return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: Duration::ZERO });
+                escalate(
+                    st,
+                    now,
+                    &format!("incident {linked}, which was handling the target, ended {p}"),
+                    generation,
+                );
+                return Some(Decision {
+                    status: st.clone(),
+                    next: Next::Nothing,
+                    requeue: Duration::ZERO,
+                });
             }
-            Some(_) => return Some(Decision { status: st.clone(), next: Next::Nothing, requeue: WAIT }),
+            Some(_) => {
+                return Some(Decision {
+                    status: st.clone(),
+                    next: Next::Nothing,
+                    requeue: WAIT,
+                })
+            }
             None => {
-                record(st, now, "Unlinked", format!("incident {linked} is gone; handling the target here"));
+                record(
+                    st,
+                    now,
+                    "Unlinked",
+                    format!("incident {linked} is gone; handling the target here"),
+                );
                 st.linked_to = None;
             }
         }
@@ -288,34 +428,61 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
         inp.incident.spec.target.display()
     );
     record(st, now, "Linked", message.clone());
-    set_condition(&mut st.conditions, "Mitigated", false, "LinkedToIncident", &message, generation, now);
-    Some(Decision { status: st.clone(), next: Next::Nothing, requeue: WAIT })
+    set_condition(
+        &mut st.conditions,
+        "Mitigated",
+        false,
+        "LinkedToIncident",
+        &message,
+        generation,
+        now,
+    );
+    Some(Decision {
+        status: st.clone(),
+        next: Next::Nothing,
+        requeue: WAIT,
+    })
 }
 
 /// Picks up the current step: resume, wait for approval/cooldown/capacity, or start it.
 fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
     let now = inp.now;
     let generation = inp.incident.metadata.generation;
-    let Some(index) = st
-        .steps
-        .iter()
-        .position(|s| matches!(s.state, StepState::Pending | StepState::AwaitingApproval | StepState::Running))
-    else {
+    let Some(index) = st.steps.iter().position(|s| {
+        matches!(
+            s.state,
+            StepState::Pending | StepState::AwaitingApproval | StepState::Running
+        )
+    }) else {
         escalate(st, now, "no mitigation step is left", generation);
         return (Duration::ZERO, Next::Nothing);
     };
     if let PlaybookLookup::Missing(reason) = inp.playbook {
-        escalate(st, now, &format!("the Playbook is gone during mitigation: {reason}"), generation);
+        escalate(
+            st,
+            now,
+            &format!("the Playbook is gone during mitigation: {reason}"),
+            generation,
+        );
         return (Duration::ZERO, Next::Nothing);
     }
     let Some(spec) = st.steps[index].spec.clone() else {
-        escalate(st, now, &format!("step {} has no recorded parameters", st.steps[index].name), generation);
+        escalate(
+            st,
+            now,
+            &format!("step {} has no recorded parameters", st.steps[index].name),
+            generation,
+        );
         return (Duration::ZERO, Next::Nothing);
     };
     let spec = &spec;
     let step = st.steps[index].clone();
     if step.state == StepState::Running {
-        return if step.intent.is_some() { (NOW, Next::ResumeStep(index)) } else { (NOW, Next::StartStep(index)) };
+        return if step.intent.is_some() {
+            (NOW, Next::ResumeStep(index))
+        } else {
+            (NOW, Next::StartStep(index))
+        };
     }
     if let Some(retry) = step.retry_after {
         if retry > now {
@@ -338,15 +505,27 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
                         crate::api::APPROVAL_ANNOTATION
                     ),
                 );
-                set_phase(st, Phase::AwaitingApproval, now, &format!("step {} needs a human's approval", step.name));
+                set_phase(
+                    st,
+                    Phase::AwaitingApproval,
+                    now,
+                    &format!("step {} needs a human's approval", step.name),
+                );
             }
             return (WAIT, Next::Nothing);
         }
-        if step.state == StepState::AwaitingApproval || !last_says(st, "Approved", &approval_message(&step)) {
+        if step.state == StepState::AwaitingApproval
+            || !last_says(st, "Approved", &approval_message(&step))
+        {
             record(st, now, "Approved", approval_message(&step));
         }
         st.steps[index].state = StepState::Pending;
-        set_phase(st, Phase::Mitigating, now, &format!("step {} approved", step.name));
+        set_phase(
+            st,
+            Phase::Mitigating,
+            now,
+            &format!("step {} approved", step.name),
+        );
     }
     if !policy.dry_run() && st.steps.iter().all(|s| s.started_at.is_none()) {
         let cooldown = chrono::Duration::from_std(policy.cooldown).unwrap_or_default();
@@ -369,8 +548,19 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             if !last_says(st, "Waiting", &message) {
                 record(st, now, "Waiting", message.clone());
             }
-            set_condition(&mut st.conditions, "Mitigated", false, "Cooldown", &message, generation, now);
-            return ((until - now).to_std().unwrap_or(WAIT).min(IDLE), Next::Nothing);
+            set_condition(
+                &mut st.conditions,
+                "Mitigated",
+                false,
+                "Cooldown",
+                &message,
+                generation,
+                now,
+            );
+            return (
+                (until - now).to_std().unwrap_or(WAIT).min(IDLE),
+                Next::Nothing,
+            );
         }
         let busy = inp.others.iter().filter(|o| o.mitigating).count();
         if busy >= inp.max_concurrent_mitigations {
@@ -381,7 +571,15 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             if !last_says(st, "Waiting", &message) {
                 record(st, now, "Waiting", message.clone());
             }
-            set_condition(&mut st.conditions, "Mitigated", false, "ConcurrencyLimit", &message, generation, now);
+            set_condition(
+                &mut st.conditions,
+                "Mitigated",
+                false,
+                "ConcurrencyLimit",
+                &message,
+                generation,
+                now,
+            );
             return (WAIT, Next::Nothing);
         }
     }
@@ -389,5 +587,10 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
 }
 
 fn approval_message(step: &StepStatus) -> String {
-    format!("step {} ({}) approved by annotation {}=\"true\"", step.name, step.action, crate::api::APPROVAL_ANNOTATION)
+    format!(
+        "step {} ({}) approved by annotation {}=\"true\"",
+        step.name,
+        step.action,
+        crate::api::APPROVAL_ANNOTATION
+    )
 }

@@ -20,8 +20,15 @@ impl SafetyPolicy {
         let spec = spec.cloned().unwrap_or_default();
         SafetyPolicy {
             mode: spec.mode,
-            cooldown: spec.cooldown.as_deref().and_then(|c| parse_duration(c).ok()).unwrap_or(DEFAULT_COOLDOWN),
-            max_attempts: spec.max_attempts.filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            cooldown: spec
+                .cooldown
+                .as_deref()
+                .and_then(|c| parse_duration(c).ok())
+                .unwrap_or(DEFAULT_COOLDOWN),
+            max_attempts: spec
+                .max_attempts
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_MAX_ATTEMPTS),
         }
     }
 
@@ -41,5 +48,11 @@ pub fn approval_required(policy: &SafetyPolicy, step: &StepSpec, action_default:
 
 /// Whether the Incident carries the approval annotation.
 pub fn approved(incident: &Incident) -> bool {
-    incident.metadata.annotations.as_ref().and_then(|a| a.get(APPROVAL_ANNOTATION)).map(|v| v == "true").unwrap_or(false)
+    incident
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(APPROVAL_ANNOTATION))
+        .map(|v| v == "true")
+        .unwrap_or(false)
 }

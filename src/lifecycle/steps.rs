@@ -10,7 +10,11 @@ use chrono::{DateTime, Utc};
 fn describe(change: &Change) -> String {
     let mut parts = Vec::new();
     if let (Some(from), Some(to)) = (change.from_revision, change.to_revision) {
-        let build = |b: &Option<String>| b.as_ref().map(|b| format!(", build {b}")).unwrap_or_default();
+        let build = |b: &Option<String>| {
+            b.as_ref()
+                .map(|b| format!(", build {b}"))
+                .unwrap_or_default()
+        };
         parts.push(format!(
             "revision {from} ({}{}) → revision {to} ({}{})",
             change.from_images.join(", "),
@@ -32,7 +36,14 @@ fn describe(change: &Change) -> String {
 }
 
 /// Records a step's intent before its action runs.
-pub fn step_started(st: &mut IncidentStatus, index: usize, intent: Change, dry_run: bool, target: &str, now: DateTime<Utc>) {
+pub fn step_started(
+    st: &mut IncidentStatus,
+    index: usize,
+    intent: Change,
+    dry_run: bool,
+    target: &str,
+    now: DateTime<Utc>,
+) {
     let step = &mut st.steps[index];
     step.state = StepState::Running;
     step.attempts += 1;
@@ -46,10 +57,18 @@ pub fn step_started(st: &mut IncidentStatus, index: usize, intent: Change, dry_r
     let (name, action, attempt) = (step.name.clone(), step.action.clone(), step.attempts);
     st.last_step = Some(format!("{name} (Running)"));
     if !dry_run {
-        st.times.get_or_insert_with(Default::default).first_mitigation_at.get_or_insert(now);
+        st.times
+            .get_or_insert_with(Default::default)
+            .first_mitigation_at
+            .get_or_insert(now);
     }
     let mode = if dry_run { " as a dry-run" } else { "" };
-    record(st, now, "StepStarted", format!("step {name} ({action}) attempt {attempt}{mode} on {target}: {what}"));
+    record(
+        st,
+        now,
+        "StepStarted",
+        format!("step {name} ({action}) attempt {attempt}{mode} on {target}: {what}"),
+    );
 }
 
 /// Records a step's success and moves on: to validation, or through the remaining dry-run steps.
@@ -68,7 +87,12 @@ pub fn step_succeeded(
     step.intent = Some(outcome.change.clone());
     let (name, action, dry_run) = (step.name.clone(), step.action.clone(), step.dry_run);
     st.last_step = Some(format!("{name} (Succeeded)"));
-    record(st, now, "StepSucceeded", format!("step {name} ({action}): {}", outcome.message));
+    record(
+        st,
+        now,
+        "StepSucceeded",
+        format!("step {name} ({action}): {}", outcome.message),
+    );
     if dry_run {
         let left = st.steps.iter().any(|s| s.state == StepState::Pending);
         if !left {
@@ -78,9 +102,22 @@ pub fn step_succeeded(
         return;
     }
     st.times.get_or_insert_with(Default::default).mitigated_at = Some(now);
-    set_condition(&mut st.conditions, "Mitigated", true, "StepSucceeded", &format!("step {name}: {}", outcome.message), generation, now);
+    set_condition(
+        &mut st.conditions,
+        "Mitigated",
+        true,
+        "StepSucceeded",
+        &format!("step {name}: {}", outcome.message),
+        generation,
+        now,
+    );
     start_validation(st, index, validation, now);
-    set_phase(st, Phase::Validating, now, &format!("validating recovery after step {name}"));
+    set_phase(
+        st,
+        Phase::Validating,
+        now,
+        &format!("validating recovery after step {name}"),
+    );
 }
 
 /// Records a failed step: retried later when transient and attempts remain, otherwise failed
@@ -122,32 +159,76 @@ pub fn step_failed(
     step.finished_at = Some(now);
     step.retry_after = None;
     st.last_step = Some(format!("{name} (Failed)"));
-    let why = if error.retryable() { format!(" after {attempts} attempt(s)") } else { String::new() };
-    record(st, now, "StepFailed", format!("step {name} ({action}) failed{why}: {}", error.message()));
-    advance_or_escalate(st, &format!("step {name} failed: {}", error.message()), generation, now);
+    let why = if error.retryable() {
+        format!(" after {attempts} attempt(s)")
+    } else {
+        String::new()
+    };
+    record(
+        st,
+        now,
+        "StepFailed",
+        format!("step {name} ({action}) failed{why}: {}", error.message()),
+    );
+    advance_or_escalate(
+        st,
+        &format!("step {name} failed: {}", error.message()),
+        generation,
+        now,
+    );
 }
 
 /// Records that a step's change was undone after its validation failed.
-pub fn step_reverted(st: &mut IncidentStatus, index: usize, result: Result<&Outcome, &ActionError>, now: DateTime<Utc>) {
+pub fn step_reverted(
+    st: &mut IncidentStatus,
+    index: usize,
+    result: Result<&Outcome, &ActionError>,
+    now: DateTime<Utc>,
+) {
     let name = st.steps[index].name.clone();
     match result {
         Ok(outcome) => {
             st.steps[index].reverted = true;
-            record(st, now, "StepReverted", format!("step {name}: {}", outcome.message));
+            record(
+                st,
+                now,
+                "StepReverted",
+                format!("step {name}: {}", outcome.message),
+            );
         }
         Err(error) => {
             st.steps[index].reverted = true;
-            record(st, now, "RevertFailed", format!("step {name} could not be reverted: {}", error.message()));
+            record(
+                st,
+                now,
+                "RevertFailed",
+                format!("step {name} could not be reverted: {}", error.message()),
+            );
         }
     }
 }
 
 /// After a step ends without recovery: the next step runs, or the Incident escalates.
-pub(crate) fn advance_or_escalate(st: &mut IncidentStatus, reason: &str, generation: Option<i64>, now: DateTime<Utc>) {
+pub(crate) fn advance_or_escalate(
+    st: &mut IncidentStatus,
+    reason: &str,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
     if let Some(next) = st.steps.iter().find(|s| s.state == StepState::Pending) {
         let next_name = next.name.clone();
-        set_phase(st, Phase::Mitigating, now, &format!("{reason}; next step {next_name}"));
+        set_phase(
+            st,
+            Phase::Mitigating,
+            now,
+            &format!("{reason}; next step {next_name}"),
+        );
         return;
     }
-    escalate(st, now, &format!("{reason}; no mitigation step is left"), generation);
+    escalate(
+        st,
+        now,
+        &format!("{reason}; no mitigation step is left"),
+        generation,
+    );
 }

@@ -8,7 +8,10 @@ use crate::validation::analysis::{MeasurementResult, Verdict as M};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let path = format!("{}/tests/fixtures/lifecycle/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/lifecycle/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -31,7 +34,10 @@ fn world() -> World {
     let verdict = classify(&signals, &[], None, &mut Vec::new());
     World {
         incident: fixture_incident(),
-        playbook: PlaybookLookup::Found { playbook: fixture("playbook-web.yaml"), problems: vec![] },
+        playbook: PlaybookLookup::Found {
+            playbook: Box::new(fixture("playbook-web.yaml")),
+            problems: vec![],
+        },
         signals,
         verdict,
         others: vec![],
@@ -71,7 +77,7 @@ impl World {
     }
 
     /// Drives a fresh Incident to its first StartStep.
-    fn to_first_step(&mut self) -> Decision {
+    fn drive_to_first_step(&mut self) -> Decision {
         self.decide(t(0));
         self.decide(t(1));
         self.decide(t(2));
@@ -80,7 +86,11 @@ impl World {
 }
 
 fn outcome(message: &str) -> Outcome {
-    Outcome { message: message.into(), already_applied: false, change: Change::default() }
+    Outcome {
+        message: message.into(),
+        already_applied: false,
+        change: Change::default(),
+    }
 }
 
 #[test]
@@ -89,7 +99,9 @@ fn a_new_incident_is_detected_triaged_and_planned() {
     let d = w.decide(t(0));
     assert_eq!(d.status.phase, Some(crate::api::Phase::Detected));
     assert_eq!(d.status.timeline[0].type_, "Detected");
-    assert!(d.status.timeline[0].message.contains("checkout returns 500"));
+    assert!(d.status.timeline[0]
+        .message
+        .contains("checkout returns 500"));
     assert_eq!(d.status.observed_generation, Some(1));
 
     let d = w.decide(t(1));
@@ -102,7 +114,11 @@ fn a_new_incident_is_detected_triaged_and_planned() {
     assert_eq!(d.status.playbook.as_deref(), Some("web"));
     let names: Vec<_> = d.status.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["rollback-deployment-1", "scale-deployment-2"]);
-    assert!(d.status.timeline.iter().any(|e| e.type_ == "Triaged" && e.message.contains("Major")));
+    assert!(d
+        .status
+        .timeline
+        .iter()
+        .any(|e| e.type_ == "Triaged" && e.message.contains("Major")));
     assert_eq!(d.status.impact.as_ref().unwrap().failing_pods, Some(1));
 
     let d = w.decide(t(3));
@@ -112,20 +128,26 @@ fn a_new_incident_is_detected_triaged_and_planned() {
 #[test]
 fn a_reconcile_with_nothing_new_changes_nothing() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     w.safety_mode(SafetyMode::Approval);
     let first = w.decide(t(10));
     let second = w.decide(t(20));
     let third = w.decide(t(30));
-    assert_eq!(first.status.phase, Some(crate::api::Phase::AwaitingApproval));
-    assert_eq!(second.status, third.status, "a no-op reconcile must not rewrite status");
+    assert_eq!(
+        first.status.phase,
+        Some(crate::api::Phase::AwaitingApproval)
+    );
+    assert_eq!(
+        second.status, third.status,
+        "a no-op reconcile must not rewrite status"
+    );
 }
 
 #[test]
 fn approval_mode_waits_for_the_annotation() {
     let mut w = world();
     w.safety_mode(SafetyMode::Approval);
-    let d = w.to_first_step();
+    let d = w.drive_to_first_step();
     assert_eq!(d.next, Next::Nothing);
     assert_eq!(w.status().phase, Some(crate::api::Phase::AwaitingApproval));
     assert_eq!(w.status().steps[0].state, StepState::AwaitingApproval);
@@ -143,9 +165,14 @@ fn approval_mode_waits_for_the_annotation() {
 #[test]
 fn the_intent_is_recorded_and_a_restart_resumes_instead_of_restarting() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     let mut st = w.status().clone();
-    let intent = Change { from_revision: Some(2), to_revision: Some(1), to_template_hash: Some("v1".into()), ..Change::default() };
+    let intent = Change {
+        from_revision: Some(2),
+        to_revision: Some(1),
+        to_template_hash: Some("v1".into()),
+        ..Change::default()
+    };
     step_started(&mut st, 0, intent, false, "Deployment/checkout", t(4));
     assert_eq!(st.steps[0].state, StepState::Running);
     assert_eq!(st.steps[0].attempts, 1);
@@ -157,65 +184,158 @@ fn the_intent_is_recorded_and_a_restart_resumes_instead_of_restarting() {
 #[test]
 fn success_validates_then_resolves() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     let mut st = w.status().clone();
-    step_started(&mut st, 0, Change::default(), false, "Deployment/checkout", t(4));
+    step_started(
+        &mut st,
+        0,
+        Change::default(),
+        false,
+        "Deployment/checkout",
+        t(4),
+    );
     let pb = match &w.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.clone(),
         _ => unreachable!(),
     };
-    step_succeeded(&mut st, 0, &outcome("rolled back"), pb.spec.validation.as_ref(), Some(1), t(5));
+    step_succeeded(
+        &mut st,
+        0,
+        &outcome("rolled back"),
+        pb.spec.validation.as_ref(),
+        Some(1),
+        t(5),
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Validating));
-    let ok = vec![("available".to_string(), MeasurementResult { verdict: M::Successful, value: Some("3/3".into()), message: None })];
-    assert_eq!(record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(5)), AfterMeasure::KeepMeasuring);
-    assert_eq!(record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(10)), AfterMeasure::Resolved);
+    let ok = vec![(
+        "available".to_string(),
+        MeasurementResult {
+            verdict: M::Successful,
+            value: Some("3/3".into()),
+            message: None,
+        },
+    )];
+    assert_eq!(
+        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(5)),
+        AfterMeasure::KeepMeasuring
+    );
+    assert_eq!(
+        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(10)),
+        AfterMeasure::Resolved
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Resolved));
-    assert_eq!(st.postmortem.as_ref().unwrap().due_by, t(10) + Duration::hours(48));
-    assert!(st.conditions.iter().any(|c| c.type_ == "Validated" && c.status == "True"));
+    assert_eq!(
+        st.postmortem.as_ref().unwrap().due_by,
+        t(10) + Duration::hours(48)
+    );
+    assert!(st
+        .conditions
+        .iter()
+        .any(|c| c.type_ == "Validated" && c.status == "True"));
 }
 
 #[test]
 fn failed_validation_runs_the_next_step_then_escalates_and_asks_for_revert() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     let pb = match &w.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.clone(),
         _ => unreachable!(),
     };
     let v = pb.spec.validation.as_ref();
-    let bad = vec![("available".to_string(), MeasurementResult { verdict: M::Failed, value: None, message: Some("1/3".into()) })];
+    let bad = vec![(
+        "available".to_string(),
+        MeasurementResult {
+            verdict: M::Failed,
+            value: None,
+            message: Some("1/3".into()),
+        },
+    )];
     let mut st = w.status().clone();
     step_started(&mut st, 0, Change::default(), false, "x", t(4));
     step_succeeded(&mut st, 0, &outcome("rolled back"), v, Some(1), t(5));
-    assert_eq!(record_measurements(&mut st, v, &bad, Some(1), t(6)), AfterMeasure::Failed { revert_step: None });
+    assert_eq!(
+        record_measurements(&mut st, v, &bad, Some(1), t(6)),
+        AfterMeasure::Failed { revert_step: None }
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Mitigating));
     w.incident.status = Some(st);
     assert_eq!(w.decide(t(7)).next, Next::StartStep(1));
     let mut st = w.status().clone();
-    step_started(&mut st, 1, Change { from_replicas: Some(3), to_replicas: Some(6), ..Change::default() }, false, "x", t(8));
+    step_started(
+        &mut st,
+        1,
+        Change {
+            from_replicas: Some(3),
+            to_replicas: Some(6),
+            ..Change::default()
+        },
+        false,
+        "x",
+        t(8),
+    );
     step_succeeded(&mut st, 1, &outcome("scaled"), v, Some(1), t(9));
-    assert_eq!(record_measurements(&mut st, v, &bad, Some(1), t(10)), AfterMeasure::Failed { revert_step: Some(1) });
+    assert_eq!(
+        record_measurements(&mut st, v, &bad, Some(1), t(10)),
+        AfterMeasure::Failed {
+            revert_step: Some(1)
+        }
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
-    assert!(st.timeline.last().unwrap().message.contains("no mitigation step is left"));
+    assert!(st
+        .timeline
+        .last()
+        .unwrap()
+        .message
+        .contains("no mitigation step is left"));
 }
 
 #[test]
 fn a_refused_step_fails_at_once_and_a_transient_one_retries() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     let mut st = w.status().clone();
-    step_failed(&mut st, 0, &ActionError::Transient("timeout".into()), 2, Some(1), t(4));
+    step_failed(
+        &mut st,
+        0,
+        &ActionError::Transient("timeout".into()),
+        2,
+        Some(1),
+        t(4),
+    );
     assert_eq!(st.steps[0].state, StepState::Pending);
     assert_eq!(st.steps[0].attempts, 1);
     assert_eq!(st.steps[0].retry_after, Some(t(9)));
     w.incident.status = Some(st);
-    assert_eq!(w.decide(t(5)).next, Next::Nothing, "waits for the retry time");
+    assert_eq!(
+        w.decide(t(5)).next,
+        Next::Nothing,
+        "waits for the retry time"
+    );
     assert_eq!(w.decide(t(9)).next, Next::StartStep(0));
     let mut st = w.status().clone();
-    step_failed(&mut st, 0, &ActionError::Transient("timeout again".into()), 2, Some(1), t(10));
+    step_failed(
+        &mut st,
+        0,
+        &ActionError::Transient("timeout again".into()),
+        2,
+        Some(1),
+        t(10),
+    );
     assert_eq!(st.steps[0].state, StepState::Failed, "attempts are limited");
-    assert_eq!(st.phase, Some(crate::api::Phase::Mitigating), "the next step follows");
-    step_failed(&mut st, 1, &ActionError::Refused("no".into()), 2, Some(1), t(11));
+    assert_eq!(
+        st.phase,
+        Some(crate::api::Phase::Mitigating),
+        "the next step follows"
+    );
+    step_failed(
+        &mut st,
+        1,
+        &ActionError::Refused("no".into()),
+        2,
+        Some(1),
+        t(11),
+    );
     assert_eq!(st.steps[1].state, StepState::Failed);
     assert_eq!(st.steps[1].attempts, 1);
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
@@ -225,16 +345,33 @@ fn a_refused_step_fails_at_once_and_a_transient_one_retries() {
 fn dry_run_records_every_step_and_changes_nothing() {
     let mut w = world();
     w.safety_mode(SafetyMode::DryRun);
-    assert_eq!(w.to_first_step().next, Next::StartStep(0));
+    assert_eq!(w.drive_to_first_step().next, Next::StartStep(0));
     let mut st = w.status().clone();
     step_started(&mut st, 0, Change::default(), true, "x", t(4));
-    step_succeeded(&mut st, 0, &outcome("dry-run: would roll back"), None, Some(1), t(5));
+    step_succeeded(
+        &mut st,
+        0,
+        &outcome("dry-run: would roll back"),
+        None,
+        Some(1),
+        t(5),
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Mitigating));
     step_started(&mut st, 1, Change::default(), true, "x", t(6));
-    step_succeeded(&mut st, 1, &outcome("dry-run: would scale"), None, Some(1), t(7));
+    step_succeeded(
+        &mut st,
+        1,
+        &outcome("dry-run: would scale"),
+        None,
+        Some(1),
+        t(7),
+    );
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
     assert!(st.steps.iter().all(|s| s.dry_run));
-    assert!(st.timeline.iter().any(|e| e.message.contains("would roll back")));
+    assert!(st
+        .timeline
+        .iter()
+        .any(|e| e.message.contains("would roll back")));
 }
 
 fn other(name: &str, created: i64, phase: crate::api::Phase) -> OtherIncident {
@@ -254,7 +391,7 @@ fn other(name: &str, created: i64, phase: crate::api::Phase) -> OtherIncident {
 fn a_second_incident_on_the_same_target_links_to_the_first() {
     let mut w = world();
     w.others = vec![other("older", -60, crate::api::Phase::Mitigating)];
-    w.to_first_step();
+    w.drive_to_first_step();
     assert_eq!(w.status().linked_to.as_deref(), Some("older"));
     assert!(w.status().steps.is_empty());
     w.others[0].phase = Some(crate::api::Phase::Resolved);
@@ -266,7 +403,7 @@ fn a_second_incident_on_the_same_target_links_to_the_first() {
 fn the_newer_incident_never_wins_the_target() {
     let mut w = world();
     w.others = vec![other("newer", 60, crate::api::Phase::Triaging)];
-    assert_eq!(w.to_first_step().next, Next::StartStep(0));
+    assert_eq!(w.drive_to_first_step().next, Next::StartStep(0));
     assert!(w.status().linked_to.is_none());
 }
 
@@ -280,8 +417,18 @@ fn cooldown_and_the_concurrency_limit_make_it_wait() {
     w.decide(t(1));
     w.decide(t(2));
     assert_eq!(w.decide(t(3)).next, Next::Nothing);
-    assert!(w.status().timeline.last().unwrap().message.starts_with("cooldown"));
-    assert_eq!(w.decide(t(241)).next, Next::StartStep(0), "after 5 minutes it may act");
+    assert!(w
+        .status()
+        .timeline
+        .last()
+        .unwrap()
+        .message
+        .starts_with("cooldown"));
+    assert_eq!(
+        w.decide(t(241)).next,
+        Next::StartStep(0),
+        "after 5 minutes it may act"
+    );
 
     let mut w = world();
     let mut busy = other("elsewhere", -600, crate::api::Phase::Mitigating);
@@ -289,30 +436,51 @@ fn cooldown_and_the_concurrency_limit_make_it_wait() {
     busy.mitigating = true;
     w.others = vec![busy];
     w.limit = 1;
-    assert_eq!(w.to_first_step().next, Next::Nothing);
-    assert!(w.status().timeline.last().unwrap().message.contains("cluster-wide limit is 1"));
+    assert_eq!(w.drive_to_first_step().next, Next::Nothing);
+    assert!(w
+        .status()
+        .timeline
+        .last()
+        .unwrap()
+        .message
+        .contains("cluster-wide limit is 1"));
 }
 
 #[test]
 fn no_playbook_escalates_with_the_reason() {
     let mut w = world();
-    w.playbook = PlaybookLookup::Missing("no Playbook in namespace shop selects Deployment/checkout".into());
-    w.to_first_step();
+    w.playbook =
+        PlaybookLookup::Missing("no Playbook in namespace shop selects Deployment/checkout".into());
+    w.drive_to_first_step();
     assert_eq!(w.status().phase, Some(crate::api::Phase::Escalated));
-    assert!(w.status().timeline.last().unwrap().message.contains("no Playbook"));
+    assert!(w
+        .status()
+        .timeline
+        .last()
+        .unwrap()
+        .message
+        .contains("no Playbook"));
 }
 
 #[test]
 fn severity_escalates_with_a_reason_and_never_silently_drops() {
     let mut w = world();
-    w.to_first_step();
+    w.drive_to_first_step();
     let all_down = crate::triage::tests::load("all-replicas-down.yaml");
     w.signals = workload_signals(&all_down.observation());
     w.verdict = classify(&w.signals, &[], None, &mut Vec::new());
     w.decide(t(20));
     assert_eq!(w.status().severity, Some(Severity::Critical));
-    let entry = w.status().timeline.iter().find(|e| e.type_ == "SeverityChanged").unwrap();
-    assert_eq!(entry.message, "severity Major → Critical: 0/3 endpoints ready");
+    let entry = w
+        .status()
+        .timeline
+        .iter()
+        .find(|e| e.type_ == "SeverityChanged")
+        .unwrap();
+    assert_eq!(
+        entry.message,
+        "severity Major → Critical: 0/3 endpoints ready"
+    );
     w.verdict.severity = Severity::Minor;
     w.decide(t(30));
     assert_eq!(w.status().severity, Some(Severity::Critical));

@@ -2,7 +2,9 @@
 
 use super::set_phase;
 use super::steps::advance_or_escalate;
-use crate::api::{set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus};
+use crate::api::{
+    set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus,
+};
 use crate::duration::parse_duration;
 use crate::timeline::record;
 use crate::validation::analysis::{self, Limits, MeasurementResult, Verdict};
@@ -15,12 +17,20 @@ pub const DEFAULT_REVIEW_PERIOD_HOURS: i64 = 48;
 fn checks_of(spec: Option<&ValidationSpec>) -> Vec<String> {
     match spec.map(|s| &s.checks) {
         Some(checks) if !checks.is_empty() => checks.iter().map(|c| c.name.clone()).collect(),
-        _ => crate::validation::default_checks().into_iter().map(|c| c.name).collect(),
+        _ => crate::validation::default_checks()
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
     }
 }
 
 /// Starts validating after a step.
-pub fn start_validation(st: &mut IncidentStatus, step_index: usize, spec: Option<&ValidationSpec>, now: DateTime<Utc>) {
+pub fn start_validation(
+    st: &mut IncidentStatus,
+    step_index: usize,
+    spec: Option<&ValidationSpec>,
+    now: DateTime<Utc>,
+) {
     let delay = spec
         .and_then(|s| s.initial_delay.as_deref())
         .and_then(|d| parse_duration(d).ok())
@@ -33,7 +43,11 @@ pub fn start_validation(st: &mut IncidentStatus, step_index: usize, spec: Option
         verdict: Verdict::Running.as_str().to_string(),
         checks: checks_of(spec)
             .into_iter()
-            .map(|name| CheckStatus { name, phase: Verdict::Running.as_str().to_string(), ..CheckStatus::default() })
+            .map(|name| CheckStatus {
+                name,
+                phase: Verdict::Running.as_str().to_string(),
+                ..CheckStatus::default()
+            })
             .collect(),
     });
 }
@@ -44,7 +58,9 @@ pub enum AfterMeasure {
     KeepMeasuring,
     Resolved,
     /// Validation failed; revert this step first when it asks for it.
-    Failed { revert_step: Option<usize> },
+    Failed {
+        revert_step: Option<usize>,
+    },
 }
 
 /// Records one round of measurements (one per check, by check name) and decides what follows.
@@ -69,36 +85,87 @@ pub fn record_measurements(
     };
     let mut finished_now = Vec::new();
     for check in validation.checks.iter_mut() {
-        let Some((_, result)) = results.iter().find(|(name, _)| *name == check.name) else { continue };
+        let Some((_, result)) = results.iter().find(|(name, _)| *name == check.name) else {
+            continue;
+        };
         let before = Verdict::parse(&check.phase);
         let verdict = analysis::record(check, result, &limits, now);
         if !before.is_final() && verdict.is_final() {
-            finished_now.push((check.name.clone(), verdict, result.value.clone(), result.message.clone()));
+            finished_now.push((
+                check.name.clone(),
+                verdict,
+                result.value.clone(),
+                result.message.clone(),
+            ));
         }
     }
     for (name, verdict, value, message) in finished_now {
-        let detail = [value.map(|v| format!("last value {v}")), message].into_iter().flatten().collect::<Vec<_>>().join(", ");
-        record(st, now, "CheckVerdict", format!("check {name}: {}{}", verdict.as_str(), if detail.is_empty() { String::new() } else { format!(" ({detail})") }));
+        let detail = [value.map(|v| format!("last value {v}")), message]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        record(
+            st,
+            now,
+            "CheckVerdict",
+            format!(
+                "check {name}: {}{}",
+                verdict.as_str(),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            ),
+        );
     }
     let overall = analysis::overall(&validation.checks);
     validation.verdict = overall.as_str().to_string();
     validation.next_measurement_at = (!overall.is_final()).then_some(now + interval);
     let step_index = validation.after_step as usize;
-    let summary: Vec<String> = validation.checks.iter().map(|c| format!("{} {}", c.name, c.phase)).collect();
+    let summary: Vec<String> = validation
+        .checks
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.phase))
+        .collect();
     st.validation = Some(validation);
     match overall {
         Verdict::Running => AfterMeasure::KeepMeasuring,
         Verdict::Successful => {
-            record(st, now, "Validated", format!("recovery validated: {}", summary.join(", ")));
-            set_condition(&mut st.conditions, "Validated", true, "ChecksPassed", &summary.join(", "), generation, now);
+            record(
+                st,
+                now,
+                "Validated",
+                format!("recovery validated: {}", summary.join(", ")),
+            );
+            set_condition(
+                &mut st.conditions,
+                "Validated",
+                true,
+                "ChecksPassed",
+                &summary.join(", "),
+                generation,
+                now,
+            );
             set_phase(st, Phase::Resolved, now, "recovery validated");
-            st.postmortem = Some(Postmortem { due_by: now + chrono::Duration::hours(DEFAULT_REVIEW_PERIOD_HOURS) });
+            st.postmortem = Some(Postmortem {
+                due_by: now + chrono::Duration::hours(DEFAULT_REVIEW_PERIOD_HOURS),
+            });
             AfterMeasure::Resolved
         }
         verdict => {
             let reason = format!("validation {}: {}", verdict.as_str(), summary.join(", "));
             record(st, now, "ValidationFailed", reason.clone());
-            set_condition(&mut st.conditions, "Validated", false, verdict.as_str(), &summary.join(", "), generation, now);
+            set_condition(
+                &mut st.conditions,
+                "Validated",
+                false,
+                verdict.as_str(),
+                &summary.join(", "),
+                generation,
+                now,
+            );
             let revert = st
                 .steps
                 .get(step_index)
@@ -106,7 +173,9 @@ pub fn record_measurements(
                 .and_then(|s| s.spec.as_ref())
                 .is_some_and(|s| s.revert_on_failure == Some(true));
             advance_or_escalate(st, &reason, generation, now);
-            AfterMeasure::Failed { revert_step: revert.then_some(step_index) }
+            AfterMeasure::Failed {
+                revert_step: revert.then_some(step_index),
+            }
         }
     }
 }

@@ -53,7 +53,9 @@ impl ActionError {
     /// Classifies a Kubernetes API error.
     pub fn from_kube(what: &str, err: kube::Error) -> Self {
         match &err {
-            kube::Error::Api(status) if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) => {
+            kube::Error::Api(status)
+                if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) =>
+            {
                 ActionError::Transient(format!("{what}: {err}"))
             }
             kube::Error::Api(_) => ActionError::Permanent(format!("{what}: {err}")),
@@ -88,20 +90,32 @@ pub trait MitigationAction: Send + Sync {
     /// Decides the change to make from the target's current state, without changing anything.
     async fn plan(&self, ctx: &ActionContext<'_>) -> Result<Change, ActionError>;
     /// Makes the intended change unless it is already in place.
-    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError>;
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change)
+        -> Result<Outcome, ActionError>;
     /// Whether `revert` can undo this action.
     fn can_revert(&self) -> bool {
         false
     }
     /// Undoes an applied change.
-    async fn revert(&self, _ctx: &ActionContext<'_>, _applied: &Change) -> Result<Outcome, ActionError> {
-        Err(ActionError::Refused(format!("{} cannot be reverted", self.name())))
+    async fn revert(
+        &self,
+        _ctx: &ActionContext<'_>,
+        _applied: &Change,
+    ) -> Result<Outcome, ActionError> {
+        Err(ActionError::Refused(format!(
+            "{} cannot be reverted",
+            self.name()
+        )))
     }
 }
 
 /// Every action this operator knows.
 pub fn registry() -> Vec<Box<dyn MitigationAction>> {
-    vec![Box::new(RollbackDeployment), Box::new(RestartDeployment), Box::new(ScaleDeployment)]
+    vec![
+        Box::new(RollbackDeployment),
+        Box::new(RestartDeployment),
+        Box::new(ScaleDeployment),
+    ]
 }
 
 /// Looks up an action by its Playbook name.

@@ -32,14 +32,20 @@ impl MitigationAction for RestartDeployment {
         deployment::get(ctx).await?;
         // The value is fixed in the intent so a repeated apply can tell it already happened.
         let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        Ok(Change { restarted_at: Some(stamp), ..Change::default() })
+        Ok(Change {
+            restarted_at: Some(stamp),
+            ..Change::default()
+        })
     }
 
-    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
-        let stamp = intent
-            .restarted_at
-            .clone()
-            .ok_or_else(|| ActionError::Permanent("the recorded intent has no restartedAt value".to_string()))?;
+    async fn apply(
+        &self,
+        ctx: &ActionContext<'_>,
+        intent: &Change,
+    ) -> Result<Outcome, ActionError> {
+        let stamp = intent.restarted_at.clone().ok_or_else(|| {
+            ActionError::Permanent("the recorded intent has no restartedAt value".to_string())
+        })?;
         let current = deployment::get(ctx).await?;
         let applied = current
             .spec
@@ -55,10 +61,15 @@ impl MitigationAction for RestartDeployment {
                 change: intent.clone(),
             });
         }
-        let body = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
+        let body =
+            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
         deployment::patch(ctx, Patch::Merge(body)).await?;
         Ok(Outcome {
-            message: would(ctx, &format!("restarted the pods (restartedAt {stamp})"), "restart the pods"),
+            message: would(
+                ctx,
+                &format!("restarted the pods (restartedAt {stamp})"),
+                "restart the pods",
+            ),
             already_applied: false,
             change: intent.clone(),
         })

@@ -3,7 +3,9 @@
 use super::deployment::{self, would};
 use super::{ActionContext, ActionError, MitigationAction, Outcome};
 use crate::api::{Change, SafetySpec, StepSpec, TargetKind};
-use crate::kubeutil::{pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION};
+use crate::kubeutil::{
+    pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION,
+};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
@@ -61,7 +63,9 @@ impl MitigationAction for RollbackDeployment {
         let replica_sets = deployment::replica_sets(ctx, &deployment).await?;
         let current = current_template(&deployment)
             .map(template_without_hash)
-            .ok_or_else(|| ActionError::Refused("the Deployment has no pod template".to_string()))?;
+            .ok_or_else(|| {
+                ActionError::Refused("the Deployment has no pod template".to_string())
+            })?;
         let current_rs = replica_sets
             .iter()
             .filter(|rs| rs_template(rs).map(template_without_hash).as_ref() == Some(&current))
@@ -85,7 +89,9 @@ impl MitigationAction for RollbackDeployment {
                 })?,
         };
         let target_revision = revision_of(&target.metadata);
-        let target_template = rs_template(target).ok_or_else(|| ActionError::Refused("the target revision has no pod template".to_string()))?;
+        let target_template = rs_template(target).ok_or_else(|| {
+            ActionError::Refused("the target revision has no pod template".to_string())
+        })?;
         if template_without_hash(target_template) == current {
             return Err(ActionError::Refused(format!(
                 "revision {target_revision} is the one currently deployed (and failing); rolling back to it changes nothing"
@@ -109,19 +115,25 @@ impl MitigationAction for RollbackDeployment {
         })
     }
 
-    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
-        let hash = intent
-            .to_template_hash
-            .as_deref()
-            .ok_or_else(|| ActionError::Permanent("the recorded intent has no template hash".to_string()))?;
+    async fn apply(
+        &self,
+        ctx: &ActionContext<'_>,
+        intent: &Change,
+    ) -> Result<Outcome, ActionError> {
+        let hash = intent.to_template_hash.as_deref().ok_or_else(|| {
+            ActionError::Permanent("the recorded intent has no template hash".to_string())
+        })?;
         let deployment = deployment::get(ctx).await?;
         let replica_sets = deployment::replica_sets(ctx, &deployment).await?;
-        let target = replica_sets.iter().find(|rs| rs_hash(rs).as_deref() == Some(hash)).ok_or_else(|| {
-            ActionError::Permanent(format!(
-                "the ReplicaSet of revision {} (hash {hash}) no longer exists",
-                intent.to_revision.unwrap_or_default()
-            ))
-        })?;
+        let target = replica_sets
+            .iter()
+            .find(|rs| rs_hash(rs).as_deref() == Some(hash))
+            .ok_or_else(|| {
+                ActionError::Permanent(format!(
+                    "the ReplicaSet of revision {} (hash {hash}) no longer exists",
+                    intent.to_revision.unwrap_or_default()
+                ))
+            })?;
         let target_template = rs_template(target).cloned().unwrap_or_default();
         let wanted = template_without_hash(&target_template);
         let summary = format!(
@@ -131,14 +143,22 @@ impl MitigationAction for RollbackDeployment {
             intent.to_revision.unwrap_or_default(),
             intent.to_images.join(", ")
         );
-        if current_template(&deployment).map(template_without_hash).as_ref() == Some(&wanted) {
+        if current_template(&deployment)
+            .map(template_without_hash)
+            .as_ref()
+            == Some(&wanted)
+        {
             return Ok(Outcome {
                 message: format!("already rolled back from {summary}; nothing sent"),
                 already_applied: true,
                 change: intent.clone(),
             });
         }
-        let resource_version = deployment.metadata.resource_version.clone().unwrap_or_default();
+        let resource_version = deployment
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
         let cause = format!(
             "dontpanic: rollback to revision {} for incident {}/{}",
             intent.to_revision.unwrap_or_default(),
@@ -150,10 +170,15 @@ impl MitigationAction for RollbackDeployment {
             {"op": "replace", "path": "/spec/template", "value": template_without_hash(&target_template)},
             {"op": "add", "path": format!("/metadata/annotations/{}", CHANGE_CAUSE_ANNOTATION.replace('/', "~1")), "value": cause},
         ]);
-        let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| ActionError::Permanent(e.to_string()))?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(ops).map_err(|e| ActionError::Permanent(e.to_string()))?;
         deployment::patch(ctx, Patch::Json(patch)).await?;
         Ok(Outcome {
-            message: would(ctx, &format!("rolled back from {summary}"), &format!("roll back from {summary}")),
+            message: would(
+                ctx,
+                &format!("rolled back from {summary}"),
+                &format!("roll back from {summary}"),
+            ),
             already_applied: false,
             change: intent.clone(),
         })
@@ -161,8 +186,13 @@ impl MitigationAction for RollbackDeployment {
 }
 
 /// A reason when the target revision's own pods are failing right now.
-async fn failing_pods_of(ctx: &ActionContext<'_>, rs: &ReplicaSet) -> Result<Option<String>, ActionError> {
-    let Some(hash) = rs_hash(rs) else { return Ok(None) };
+async fn failing_pods_of(
+    ctx: &ActionContext<'_>,
+    rs: &ReplicaSet,
+) -> Result<Option<String>, ActionError> {
+    let Some(hash) = rs_hash(rs) else {
+        return Ok(None);
+    };
     if rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) == 0 {
         return Ok(None);
     }
@@ -175,7 +205,15 @@ async fn failing_pods_of(ctx: &ActionContext<'_>, rs: &ReplicaSet) -> Result<Opt
         .items
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter_map(|p| pod_failure(p).map(|f| format!("{} {}", p.metadata.name.clone().unwrap_or_default(), f.reason())))
+        .filter_map(|p| {
+            pod_failure(p).map(|f| {
+                format!(
+                    "{} {}",
+                    p.metadata.name.clone().unwrap_or_default(),
+                    f.reason()
+                )
+            })
+        })
         .collect();
     let total = pods.items.len();
     if total > 0 && failing.len() == total {

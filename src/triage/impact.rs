@@ -6,23 +6,38 @@ use crate::api::Impact;
 /// Summarises the numbers behind a severity in one line, plus the numbers themselves.
 pub fn impact(signals: &Signals) -> Impact {
     if !signals.target_found {
-        return Impact { summary: "target not found".to_string(), ..Impact::default() };
+        return Impact {
+            summary: "target not found".to_string(),
+            ..Impact::default()
+        };
     }
     if let Some(state) = &signals.server_state {
-        return Impact { summary: state.clone(), ..Impact::default() };
+        return Impact {
+            summary: state.clone(),
+            ..Impact::default()
+        };
     }
     let unavailable = (signals.desired_replicas - signals.available_replicas)
         .max(signals.unavailable_replicas)
         .max(0);
-    let mut parts = vec![format!("{unavailable}/{} replicas unavailable", signals.desired_replicas)];
+    let mut parts = vec![format!(
+        "{unavailable}/{} replicas unavailable",
+        signals.desired_replicas
+    )];
     if signals.services > 0 {
-        parts.push(format!("{}/{} endpoints ready", signals.ready_endpoints, signals.total_endpoints));
+        parts.push(format!(
+            "{}/{} endpoints ready",
+            signals.ready_endpoints, signals.total_endpoints
+        ));
     }
     if signals.failing_pods() > 0 {
         parts.push(format!("{} pod(s) failing", signals.failing_pods()));
     }
     if signals.not_ready_nodes > 0 {
-        parts.push(format!("{}/{} nodes not ready", signals.not_ready_nodes, signals.hosting_nodes));
+        parts.push(format!(
+            "{}/{} nodes not ready",
+            signals.not_ready_nodes, signals.hosting_nodes
+        ));
     }
     if !signals.metrics_off.is_empty() {
         parts.push(format!("signals off: {}", signals.metrics_off.join(", ")));

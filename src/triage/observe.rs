@@ -30,35 +30,57 @@ impl WorkloadObservation {
         self.deployment.is_some() || self.stateful_set.is_some()
     }
 
-    fn pod_selector(&self) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> {
+    fn pod_selector(
+        &self,
+    ) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> {
         self.deployment
             .as_ref()
             .and_then(|d| d.spec.as_ref())
             .map(|s| &s.selector)
-            .or_else(|| self.stateful_set.as_ref().and_then(|s| s.spec.as_ref()).map(|s| &s.selector))
+            .or_else(|| {
+                self.stateful_set
+                    .as_ref()
+                    .and_then(|s| s.spec.as_ref())
+                    .map(|s| &s.selector)
+            })
     }
 }
 
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
+async fn bounded<T>(
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, String> {
     match tokio::time::timeout(READ_TIMEOUT, fut).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(format!("{what}: {err}")),
-        Err(_) => Err(format!("{what}: timed out after {}s", READ_TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "{what}: timed out after {}s",
+            READ_TIMEOUT.as_secs()
+        )),
     }
 }
 
 /// Reads a Deployment or StatefulSet and its pods, ReplicaSets, nodes, Services,
 /// EndpointSlices and Warning events.
-pub async fn observe_workload(client: &Client, namespace: &str, kind: crate::api::TargetKind, name: &str) -> Result<WorkloadObservation, kube::Error> {
+pub async fn observe_workload(
+    client: &Client,
+    namespace: &str,
+    kind: crate::api::TargetKind,
+    name: &str,
+) -> Result<WorkloadObservation, kube::Error> {
     let mut obs = WorkloadObservation::default();
     match kind {
         crate::api::TargetKind::StatefulSet => {
-            obs.stateful_set = Api::<StatefulSet>::namespaced(client.clone(), namespace).get_opt(name).await?;
+            obs.stateful_set = Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                .get_opt(name)
+                .await?;
         }
         _ => {
-            obs.deployment = Api::<Deployment>::namespaced(client.clone(), namespace).get_opt(name).await?;
+            obs.deployment = Api::<Deployment>::namespaced(client.clone(), namespace)
+                .get_opt(name)
+                .await?;
         }
     }
     let Some(selector) = obs.pod_selector().map(selector_string) else {
@@ -76,7 +98,9 @@ pub async fn observe_workload(client: &Client, namespace: &str, kind: crate::api
         bounded("pods", pods_api.list(&lp)),
         async {
             if is_deployment {
-                bounded("replicasets", rs_api.list(&lp)).await.map(|l| l.items)
+                bounded("replicasets", rs_api.list(&lp))
+                    .await
+                    .map(|l| l.items)
             } else {
                 Ok(Vec::new())
             }
@@ -89,7 +113,11 @@ pub async fn observe_workload(client: &Client, namespace: &str, kind: crate::api
         Ok(items) => {
             obs.replica_sets = items
                 .into_iter()
-                .filter(|rs| rs.owner_references().iter().any(|o| Some(&o.uid) == owner_uid.as_ref()))
+                .filter(|rs| {
+                    rs.owner_references()
+                        .iter()
+                        .any(|o| Some(&o.uid) == owner_uid.as_ref())
+                })
                 .collect()
         }
         Err(e) => obs.notes.push(e),
@@ -108,7 +136,10 @@ pub async fn observe_workload(client: &Client, namespace: &str, kind: crate::api
                     let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()) else {
                         return false;
                     };
-                    !sel.is_empty() && pod_labels.iter().any(|labels| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+                    !sel.is_empty()
+                        && pod_labels
+                            .iter()
+                            .any(|labels| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
                 })
                 .collect()
         }
@@ -122,18 +153,32 @@ pub async fn observe_workload(client: &Client, namespace: &str, kind: crate::api
             obs.warning_events = list
                 .items
                 .into_iter()
-                .filter(|e| e.involved_object.name.as_ref().is_some_and(|n| involved.contains(n)))
+                .filter(|e| {
+                    e.involved_object
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| involved.contains(n))
+                })
                 .collect()
         }
         Err(e) => obs.notes.push(e),
     }
 
-    let node_names: BTreeSet<String> = obs.pods.iter().filter_map(|p| p.spec.as_ref()?.node_name.clone()).collect();
+    let node_names: BTreeSet<String> = obs
+        .pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .collect();
     let nodes_api = Api::<Node>::all(client.clone());
     let slices_api = Api::<EndpointSlice>::namespaced(client.clone(), namespace);
-    let node_reads = futures::future::join_all(node_names.iter().map(|n| bounded("node", nodes_api.get_opt(n))));
+    let node_reads = futures::future::join_all(
+        node_names
+            .iter()
+            .map(|n| bounded("node", nodes_api.get_opt(n))),
+    );
     let slice_reads = futures::future::join_all(obs.services.iter().map(|svc| {
-        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", svc.name_any()));
+        let lp =
+            ListParams::default().labels(&format!("kubernetes.io/service-name={}", svc.name_any()));
         let api = slices_api.clone();
         async move { bounded("endpointslices", api.list(&lp)).await }
     }));

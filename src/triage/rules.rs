@@ -21,18 +21,26 @@ pub fn classify(
     human: Option<Severity>,
     rule_errors: &mut Vec<String>,
 ) -> Verdict {
-    let triaged = playbook_verdict(signals, playbook_rules, rule_errors).unwrap_or_else(|| default_verdict(signals));
+    let triaged = playbook_verdict(signals, playbook_rules, rule_errors)
+        .unwrap_or_else(|| default_verdict(signals));
     match human {
         Some(severity) => Verdict {
             severity,
-            reason: format!("set by a human in spec.severity (triage says {}: {})", triaged.severity, triaged.reason),
+            reason: format!(
+                "set by a human in spec.severity (triage says {}: {})",
+                triaged.severity, triaged.reason
+            ),
             decided_by: "human",
         },
         None => triaged,
     }
 }
 
-fn playbook_verdict(signals: &Signals, rules: &[TriageRule], errors: &mut Vec<String>) -> Option<Verdict> {
+fn playbook_verdict(
+    signals: &Signals,
+    rules: &[TriageRule],
+    errors: &mut Vec<String>,
+) -> Option<Verdict> {
     if rules.is_empty() {
         return None;
     }
@@ -55,18 +63,30 @@ fn playbook_verdict(signals: &Signals, rules: &[TriageRule], errors: &mut Vec<St
 
 /// The runbook's default rules.
 pub fn default_verdict(s: &Signals) -> Verdict {
-    let verdict = |severity, reason: String| Verdict { severity, reason, decided_by: "default" };
+    let verdict = |severity, reason: String| Verdict {
+        severity,
+        reason,
+        decided_by: "default",
+    };
     if !s.target_found {
         return verdict(Severity::Critical, "target not found".to_string());
     }
     if s.server_down {
-        let state = s.server_state.clone().unwrap_or_else(|| "server down".to_string());
+        let state = s
+            .server_state
+            .clone()
+            .unwrap_or_else(|| "server down".to_string());
         return verdict(Severity::Critical, state);
     }
     let ratio = s.unavailable_ratio();
-    let unavailable = (s.desired_replicas - s.available_replicas).max(s.unavailable_replicas).max(0);
+    let unavailable = (s.desired_replicas - s.available_replicas)
+        .max(s.unavailable_replicas)
+        .max(0);
     if s.services > 0 && s.ready_endpoints == 0 && s.desired_replicas > 0 {
-        return verdict(Severity::Critical, format!("0/{} endpoints ready", s.total_endpoints));
+        return verdict(
+            Severity::Critical,
+            format!("0/{} endpoints ready", s.total_endpoints),
+        );
     }
     if s.desired_replicas > 0 && ratio >= 0.9 {
         return verdict(
@@ -75,31 +95,58 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         );
     }
     if s.hosting_nodes > 0 && s.not_ready_nodes == s.hosting_nodes {
-        return verdict(Severity::Critical, format!("all {} hosting nodes not ready", s.hosting_nodes));
+        return verdict(
+            Severity::Critical,
+            format!("all {} hosting nodes not ready", s.hosting_nodes),
+        );
     }
     if s.desired_replicas > 0 && ratio >= 0.5 {
-        return verdict(Severity::Major, format!("{unavailable}/{} replicas unavailable", s.desired_replicas));
+        return verdict(
+            Severity::Major,
+            format!("{unavailable}/{} replicas unavailable", s.desired_replicas),
+        );
     }
     if s.new_replica_set_failing {
-        return verdict(Severity::Major, "the new ReplicaSet of the rollout is failing".to_string());
+        return verdict(
+            Severity::Major,
+            "the new ReplicaSet of the rollout is failing".to_string(),
+        );
     }
     if s.progress_deadline_exceeded {
-        return verdict(Severity::Major, "rollout exceeded its progress deadline".to_string());
+        return verdict(
+            Severity::Major,
+            "rollout exceeded its progress deadline".to_string(),
+        );
     }
     if unavailable > 0 {
-        return verdict(Severity::Medium, format!("{unavailable}/{} replicas unavailable", s.desired_replicas));
+        return verdict(
+            Severity::Medium,
+            format!("{unavailable}/{} replicas unavailable", s.desired_replicas),
+        );
     }
     if s.crash_looping_pods > 0 || s.oom_killed_pods > 0 || s.image_pull_failing_pods > 0 {
         return verdict(
             Severity::Medium,
-            format!("{} pod(s) failing while the service still answers", s.failing_pods()),
+            format!(
+                "{} pod(s) failing while the service still answers",
+                s.failing_pods()
+            ),
         );
     }
     if !s.metrics_off.is_empty() {
-        return verdict(Severity::Minor, format!("signals off: {}", s.metrics_off.join(", ")));
+        return verdict(
+            Severity::Minor,
+            format!("signals off: {}", s.metrics_off.join(", ")),
+        );
     }
     if s.warning_events > 0 {
-        return verdict(Severity::Minor, format!("{} recent warning event(s)", s.warning_events));
+        return verdict(
+            Severity::Minor,
+            format!("{} recent warning event(s)", s.warning_events),
+        );
     }
-    verdict(Severity::Minor, "no visible effect on the target".to_string())
+    verdict(
+        Severity::Minor,
+        "no visible effect on the target".to_string(),
+    )
 }

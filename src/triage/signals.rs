@@ -47,13 +47,19 @@ impl Signals {
         if self.desired_replicas <= 0 {
             return 0.0;
         }
-        let unavailable = self.unavailable_replicas.max(self.desired_replicas - self.available_replicas).max(0);
+        let unavailable = self
+            .unavailable_replicas
+            .max(self.desired_replicas - self.available_replicas)
+            .max(0);
         f64::from(unavailable) / f64::from(self.desired_replicas)
     }
 
     /// Pods failing in a way a user would notice.
     pub fn failing_pods(&self) -> i32 {
-        self.crash_looping_pods + self.image_pull_failing_pods + self.oom_killed_pods + self.not_ready_pods
+        self.crash_looping_pods
+            + self.image_pull_failing_pods
+            + self.oom_killed_pods
+            + self.not_ready_pods
     }
 
     /// The variables Playbook rules may use.
@@ -68,7 +74,10 @@ impl Signals {
         num("unavailableReplicas", f64::from(self.unavailable_replicas));
         num("unavailableRatio", self.unavailable_ratio());
         num("crashLoopingPods", f64::from(self.crash_looping_pods));
-        num("imagePullFailingPods", f64::from(self.image_pull_failing_pods));
+        num(
+            "imagePullFailingPods",
+            f64::from(self.image_pull_failing_pods),
+        );
         num("oomKilledPods", f64::from(self.oom_killed_pods));
         num("notReadyPods", f64::from(self.not_ready_pods));
         num("failingPods", f64::from(self.failing_pods()));
@@ -82,8 +91,14 @@ impl Signals {
         for (name, value) in &self.metrics {
             num(name, *value);
         }
-        vars.insert("progressDeadlineExceeded".into(), Value::Bool(self.progress_deadline_exceeded));
-        vars.insert("newReplicaSetFailing".into(), Value::Bool(self.new_replica_set_failing));
+        vars.insert(
+            "progressDeadlineExceeded".into(),
+            Value::Bool(self.progress_deadline_exceeded),
+        );
+        vars.insert(
+            "newReplicaSetFailing".into(),
+            Value::Bool(self.new_replica_set_failing),
+        );
         vars.insert("serverDown".into(), Value::Bool(self.server_down));
         vars
     }

@@ -52,7 +52,10 @@ impl Fixture {
 }
 
 pub(crate) fn load(name: &str) -> Fixture {
-    let path = format!("{}/tests/fixtures/triage/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/triage/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -73,7 +76,10 @@ fn every_fixture_triages_as_expected() {
         let mut errors = Vec::new();
         let verdict = classify(&signals, &fixture.rules, fixture.human, &mut errors);
         assert!(errors.is_empty(), "{name}: rule errors {errors:?}");
-        assert_eq!(verdict.severity, fixture.expect.severity, "{name}: {verdict:?} from {signals:?}");
+        assert_eq!(
+            verdict.severity, fixture.expect.severity,
+            "{name}: {verdict:?} from {signals:?}"
+        );
         assert!(
             verdict.reason.contains(&fixture.expect.reason_contains),
             "{name}: reason {:?} lacks {:?}",
@@ -105,7 +111,10 @@ fn a_missing_target_is_critical_and_said_so() {
 fn broken_playbook_rules_are_reported_and_skipped() {
     let fixture = load("half-unavailable.yaml");
     let signals = workload_signals(&fixture.observation());
-    let rules = vec![TriageRule { severity: Severity::Critical, when: "nonsense >".into() }];
+    let rules = vec![TriageRule {
+        severity: Severity::Critical,
+        when: "nonsense >".into(),
+    }];
     let mut errors = Vec::new();
     let verdict = classify(&signals, &rules, None, &mut errors);
     assert_eq!(verdict.severity, Severity::Major);
@@ -116,7 +125,10 @@ fn broken_playbook_rules_are_reported_and_skipped() {
 fn impact_says_how_bad_with_numbers() {
     let signals = workload_signals(&load("all-replicas-down.yaml").observation());
     let impact = super::impact(&signals);
-    assert_eq!(impact.summary, "3/3 replicas unavailable, 0/3 endpoints ready, 3 pod(s) failing");
+    assert_eq!(
+        impact.summary,
+        "3/3 replicas unavailable, 0/3 endpoints ready, 3 pod(s) failing"
+    );
     assert_eq!(impact.unavailable_replicas, Some(3));
     assert_eq!(impact.ready_endpoints, Some(0));
 }

@@ -7,7 +7,10 @@ use k8s_openapi::api::core::v1::Pod;
 
 /// The signals of a Deployment or StatefulSet.
 pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
-    let mut s = Signals { target_found: obs.found(), ..Signals::default() };
+    let mut s = Signals {
+        target_found: obs.found(),
+        ..Signals::default()
+    };
     if let Some(d) = &obs.deployment {
         let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         let status = d.status.clone().unwrap_or_default();
@@ -17,7 +20,9 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
         s.unavailable_replicas = status.unavailable_replicas.unwrap_or(0);
         s.updated_replicas = status.updated_replicas.unwrap_or(0);
         s.progress_deadline_exceeded = status.conditions.unwrap_or_default().iter().any(|c| {
-            c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            c.type_ == "Progressing"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
         });
     }
     if let Some(st) = &obs.stateful_set {
@@ -28,7 +33,11 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
         s.updated_replicas = status.updated_replicas.unwrap_or(0);
         s.unavailable_replicas = (s.desired_replicas - s.available_replicas).max(0);
     }
-    let live_pods: Vec<&Pod> = obs.pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+    let live_pods: Vec<&Pod> = obs
+        .pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
     for pod in &live_pods {
         s.max_restarts = s.max_restarts.max(restarts(pod));
         match pod_failure(pod) {
@@ -40,12 +49,20 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
         }
     }
     s.hosting_nodes = obs.nodes.len() as i32;
-    s.not_ready_nodes = obs.nodes.iter().filter(|n| !crate::kubeutil::node_ready(n)).count() as i32;
+    s.not_ready_nodes = obs
+        .nodes
+        .iter()
+        .filter(|n| !crate::kubeutil::node_ready(n))
+        .count() as i32;
     s.services = obs.services.len() as i32;
     for slice in &obs.endpoint_slices {
         for endpoint in &slice.endpoints {
             s.total_endpoints += 1;
-            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            let ready = endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true);
             if ready {
                 s.ready_endpoints += 1;
             }
@@ -58,16 +75,30 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
 
 /// True when the newest ReplicaSet has failing pods and an older revision exists to go back to.
 fn new_replica_set_failing(obs: &WorkloadObservation) -> bool {
-    let Some(newest) = obs.replica_sets.iter().max_by_key(|rs| revision_of(&rs.metadata)) else {
+    let Some(newest) = obs
+        .replica_sets
+        .iter()
+        .max_by_key(|rs| revision_of(&rs.metadata))
+    else {
         return false;
     };
     if obs.replica_sets.len() < 2 {
         return false;
     }
-    let hash = newest.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")).cloned();
+    let hash = newest
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"))
+        .cloned();
     obs.pods.iter().any(|pod| {
         pod.metadata.deletion_timestamp.is_none()
-            && pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) == hash.as_ref()
+            && pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("pod-template-hash"))
+                == hash.as_ref()
             && pod_failure(pod).is_some()
     })
 }

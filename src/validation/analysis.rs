@@ -75,7 +75,12 @@ impl Limits {
 }
 
 /// Adds a measurement to a check and returns the check's verdict so far.
-pub fn record(check: &mut CheckStatus, result: &MeasurementResult, limits: &Limits, now: DateTime<Utc>) -> Verdict {
+pub fn record(
+    check: &mut CheckStatus,
+    result: &MeasurementResult,
+    limits: &Limits,
+    now: DateTime<Utc>,
+) -> Verdict {
     if Verdict::parse(&check.phase).is_final() {
         return Verdict::parse(&check.phase);
     }
@@ -139,7 +144,11 @@ fn check_verdict(check: &CheckStatus, limits: &Limits) -> Verdict {
     if check.count >= limits.count {
         // Measurements that erred without reaching the error limit still leave no proof of
         // success when none succeeded.
-        return if check.successful > 0 { Verdict::Successful } else { Verdict::Inconclusive };
+        return if check.successful > 0 {
+            Verdict::Successful
+        } else {
+            Verdict::Inconclusive
+        };
     }
     Verdict::Running
 }
@@ -166,15 +175,29 @@ mod tests {
     use super::*;
 
     fn limits(count: u32, failure: u32, inconclusive: u32, consecutive: Option<u32>) -> Limits {
-        Limits { count, failure_limit: failure, inconclusive_limit: inconclusive, consecutive_success_limit: consecutive, consecutive_error_limit: 4 }
+        Limits {
+            count,
+            failure_limit: failure,
+            inconclusive_limit: inconclusive,
+            consecutive_success_limit: consecutive,
+            consecutive_error_limit: 4,
+        }
     }
 
     fn m(verdict: Verdict) -> MeasurementResult {
-        MeasurementResult { verdict, value: Some("0.1".into()), message: None }
+        MeasurementResult {
+            verdict,
+            value: Some("0.1".into()),
+            message: None,
+        }
     }
 
     fn run(l: Limits, seq: &[Verdict]) -> Verdict {
-        let mut check = CheckStatus { name: "c".into(), phase: "Running".into(), ..CheckStatus::default() };
+        let mut check = CheckStatus {
+            name: "c".into(),
+            phase: "Running".into(),
+            ..CheckStatus::default()
+        };
         let mut last = Verdict::Running;
         for v in seq {
             last = record(&mut check, &m(*v), &l, Utc::now());
@@ -186,40 +209,74 @@ mod tests {
 
     #[test]
     fn succeeds_after_count_without_failures() {
-        assert_eq!(run(limits(3, 0, 0, None), &[Successful, Successful]), Running);
-        assert_eq!(run(limits(3, 0, 0, None), &[Successful, Successful, Successful]), Successful);
+        assert_eq!(
+            run(limits(3, 0, 0, None), &[Successful, Successful]),
+            Running
+        );
+        assert_eq!(
+            run(limits(3, 0, 0, None), &[Successful, Successful, Successful]),
+            Successful
+        );
     }
 
     #[test]
     fn fails_when_failures_exceed_the_limit() {
         assert_eq!(run(limits(3, 0, 0, None), &[Failed]), Failed);
         assert_eq!(run(limits(3, 1, 0, None), &[Failed, Successful]), Running);
-        assert_eq!(run(limits(3, 1, 0, None), &[Failed, Successful, Successful]), Successful);
+        assert_eq!(
+            run(limits(3, 1, 0, None), &[Failed, Successful, Successful]),
+            Successful
+        );
         assert_eq!(run(limits(5, 1, 0, None), &[Failed, Failed]), Failed);
     }
 
     #[test]
     fn inconclusive_never_counts_as_success() {
         assert_eq!(run(limits(3, 0, 0, None), &[Inconclusive]), Inconclusive);
-        assert_eq!(run(limits(3, 0, 2, None), &[Inconclusive, Inconclusive, Inconclusive]), Inconclusive);
-        assert_eq!(run(limits(2, 0, 5, None), &[Inconclusive, Inconclusive]), Inconclusive);
+        assert_eq!(
+            run(
+                limits(3, 0, 2, None),
+                &[Inconclusive, Inconclusive, Inconclusive]
+            ),
+            Inconclusive
+        );
+        assert_eq!(
+            run(limits(2, 0, 5, None), &[Inconclusive, Inconclusive]),
+            Inconclusive
+        );
     }
 
     #[test]
     fn consecutive_success_limit_succeeds_early_or_fails_at_count() {
-        assert_eq!(run(limits(10, 5, 0, Some(2)), &[Failed, Successful, Successful]), Successful);
-        assert_eq!(run(limits(3, 5, 0, Some(3)), &[Successful, Failed, Successful]), Failed);
+        assert_eq!(
+            run(limits(10, 5, 0, Some(2)), &[Failed, Successful, Successful]),
+            Successful
+        );
+        assert_eq!(
+            run(limits(3, 5, 0, Some(3)), &[Successful, Failed, Successful]),
+            Failed
+        );
     }
 
     #[test]
     fn errors_beyond_the_consecutive_limit_err() {
-        assert_eq!(run(limits(10, 0, 0, None), &[Error, Error, Error, Error]), Running);
-        assert_eq!(run(limits(10, 0, 0, None), &[Error, Error, Error, Error, Error]), Error);
+        assert_eq!(
+            run(limits(10, 0, 0, None), &[Error, Error, Error, Error]),
+            Running
+        );
+        assert_eq!(
+            run(limits(10, 0, 0, None), &[Error, Error, Error, Error, Error]),
+            Error
+        );
     }
 
     #[test]
     fn keeps_only_the_newest_measurements() {
-        let mut check = CheckStatus { name: "c".into(), phase: "Running".into(), ..CheckStatus::default() };
+        let mut check = CheckStatus {
+            name: "c".into(),
+            phase: "Running".into(),
+            ..CheckStatus::default()
+        };
         let l = limits(20, 20, 0, None);
         for _ in 0..8 {
             record(&mut check, &m(Successful), &l, Utc::now());
@@ -230,7 +287,11 @@ mod tests {
 
     #[test]
     fn overall_needs_every_check() {
-        let c = |p: &str| CheckStatus { name: "x".into(), phase: p.into(), ..CheckStatus::default() };
+        let c = |p: &str| CheckStatus {
+            name: "x".into(),
+            phase: p.into(),
+            ..CheckStatus::default()
+        };
         assert_eq!(overall(&[c("Successful"), c("Running")]), Running);
         assert_eq!(overall(&[c("Successful"), c("Successful")]), Successful);
         assert_eq!(overall(&[c("Successful"), c("Inconclusive")]), Inconclusive);

@@ -34,10 +34,14 @@ pub trait MetricProvider: Send + Sync {
 
 /// The provider a check names, or why it names none or several.
 pub fn provider_for(check: &CheckSpec) -> Result<Box<dyn MetricProvider + '_>, String> {
-    let set = [check.kubernetes.is_some(), check.prometheus.is_some(), check.http.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let set = [
+        check.kubernetes.is_some(),
+        check.prometheus.is_some(),
+        check.http.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if set != 1 {
         return Err(format!(
             "check {:?} must set exactly one provider (kubernetes, prometheus or http), it sets {set}",
@@ -50,14 +54,19 @@ pub fn provider_for(check: &CheckSpec) -> Result<Box<dyn MetricProvider + '_>, S
     if let Some(p) = &check.prometheus {
         return Ok(Box::new(PrometheusProvider { spec: p }));
     }
-    Ok(Box::new(HttpProvider { spec: check.http.as_ref().expect("counted above") }))
+    Ok(Box::new(HttpProvider {
+        spec: check.http.as_ref().expect("counted above"),
+    }))
 }
 
 /// The check used when a Playbook validates nothing itself: the target is available.
 pub fn default_checks() -> Vec<CheckSpec> {
     vec![CheckSpec {
         name: "available".to_string(),
-        kubernetes: Some(KubernetesCheck { available: Some(true), min_ready_endpoints: None }),
+        kubernetes: Some(KubernetesCheck {
+            available: Some(true),
+            min_ready_endpoints: None,
+        }),
         ..CheckSpec::default()
     }]
 }
@@ -83,7 +92,10 @@ pub fn check_spec_problems(check: &CheckSpec) -> Vec<String> {
     }
     if let Some(h) = &check.http {
         if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
-            problems.push(format!("check {:?}: http.url must start with http:// or https://", check.name));
+            problems.push(format!(
+                "check {:?}: http.url must start with http:// or https://",
+                check.name
+            ));
         }
         if let Some(t) = &h.timeout {
             if let Err(e) = crate::duration::parse_duration(t) {
@@ -93,7 +105,10 @@ pub fn check_spec_problems(check: &CheckSpec) -> Vec<String> {
     }
     if let Some(k) = &check.kubernetes {
         if k.available.is_none() && k.min_ready_endpoints.is_none() {
-            problems.push(format!("check {:?}: kubernetes needs `available` or `minReadyEndpoints`", check.name));
+            problems.push(format!(
+                "check {:?}: kubernetes needs `available` or `minReadyEndpoints`",
+                check.name
+            ));
         }
     }
     problems

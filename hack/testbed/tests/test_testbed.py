@@ -247,9 +247,47 @@ def test_signal_reaches_prometheus_within_3s():
     assert http("GET", f"{base}/metrics")[1].strip() == ""
 
 
-def test_alert_reaches_alertmanager():
+class _WebhookSink:
+    """Stands in for the operator's Alertmanager webhook endpoint."""
+
+    def __init__(self, port):
+        import http.server
+        import threading
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def find(self, service, status):
+        for path, payload in self.received:
+            for alert in payload.get("alerts", []):
+                if alert["labels"].get("service") == service and alert["status"] == status:
+                    return path, alert
+        return None
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_alert_reaches_alertmanager_and_webhook():
     service = "svc-" + uuid.uuid4().hex[:8]
     base = ENV["SIGNALS_URL"]
+    try:
+        sink = _WebhookSink(int(ENV["DONTPANIC_WEBHOOK_PORT"]))
+    except OSError:
+        sink = None  # the operator itself holds the port; check Alertmanager only
     try:
         http("POST", f"{base}/set?name=demo_error_ratio&namespace=shop&deployment=checkout"
                      f"&service={service}&value=0.9")
@@ -265,8 +303,18 @@ def test_alert_reaches_alertmanager():
         labels = wait_for("DemoHighErrorRatio in Alertmanager", alert_in_alertmanager, 20)
         assert labels["severity"] == "critical"
         assert labels["namespace"] == "shop" and labels["deployment"] == "checkout"
+
+        if sink is not None:
+            path, alert = wait_for("firing alert at the webhook", lambda: sink.find(service, "firing"), 20)
+            assert path == "/webhooks/alertmanager"
+            assert alert["labels"]["alertname"] == "DemoHighErrorRatio"
+            http("POST", f"{base}/unset?name=demo_error_ratio&namespace=shop&deployment=checkout"
+                         f"&service={service}")
+            wait_for("resolved alert at the webhook", lambda: sink.find(service, "resolved"), 30)
     finally:
         http("POST", f"{base}/reset")
+        if sink is not None:
+            sink.close()
 
 
 def test_moto_ec2_and_rds():
@@ -317,6 +365,7 @@ def test_down_leaves_no_process():
     state = Path(tempfile.mkdtemp(prefix="testbed-down-")) / "tb"
     base = _free_port_base()
     env = dict(os.environ, TESTBED_DIR=str(state), TESTBED_PORT_BASE=str(base))
+    env.pop("DONTPANIC_WEBHOOK_PORT", None)  # derive base+10 for this testbed
     try:
         up = subprocess.run(["bash", str(HACK_DIR / "up.sh")], env=env, capture_output=True,
                             text=True, timeout=300)

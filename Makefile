@@ -1,0 +1,59 @@
+# dontpanic: `make demo` shows it working on a local cluster; `make test` runs everything.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/dontpanic/target
+export CARGO_TERM_COLOR ?= never
+REPO_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+TESTBED_ENV = eval "$$(REPO_ROOT=$(REPO_ROOT) bash hack/testbed/env.sh)"
+
+include hack/testbed/testbed.mk
+
+.PHONY: build crds check-crds lint test test-unit test-e2e chart-install operator-identity demo demo-down
+
+## build: the operator binary and the test binaries
+build:
+	cargo build --locked --bins --tests
+
+## crds: regenerate crds/ from the Rust types and copy them into the chart
+crds: build
+	$(CARGO_TARGET_DIR)/debug/dontpanic crds --out-dir crds
+	bash hack/chart/sync-crds.sh
+
+## check-crds: fail when crds/ or the chart's copy is stale
+check-crds: build
+	bash hack/operator/check-crds.sh
+
+## lint: rustfmt, clippy and the chart's own checks
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets -- -D warnings
+	$(TESTBED_ENV) && HELM="$$TESTBED_HELM" bash hack/chart/test.sh
+
+## chart-install: install the chart into the testbed (CRDs, RBAC, Deployment)
+chart-install: testbed-up
+	$(TESTBED_ENV) && bash hack/operator/install-chart.sh
+
+## operator-identity: a kubeconfig with the chart's ServiceAccount token
+operator-identity: chart-install
+	$(TESTBED_ENV) && bash hack/operator/identity.sh
+
+test-unit: build
+	cargo test --locked --lib --bins
+
+test-e2e: build operator-identity
+	$(TESTBED_ENV) && export DONTPANIC_OPERATOR_KUBECONFIG="$$TESTBED_DIR/operator.kubeconfig" && \
+		cargo test --locked --test e2e -- --test-threads=$${E2E_THREADS:-4}
+
+## test: unit tests, CRD freshness, lint, the testbed's own tests, and end-to-end tests
+test: build check-crds test-unit lint testbed-up
+	$(MAKE) --no-print-directory testbed-test
+	$(MAKE) --no-print-directory test-e2e
+
+## demo: testbed up, chart installed, operator running as its ServiceAccount, an incident handled
+demo: build operator-identity
+	$(TESTBED_ENV) && bash hack/operator/demo.sh
+
+## demo-down: stop the demo operator and the testbed
+demo-down:
+	-$(TESTBED_ENV) && bash hack/operator/stop.sh
+	$(MAKE) --no-print-directory testbed-down

@@ -1,0 +1,408 @@
+//! What the end-to-end tests stand on: the testbed's API server, the operator as a real
+//! process, and kubectl as a user runs it.
+
+use dontpanic::api::{Incident, IncidentStatus, Phase};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the end-to-end tests need the testbed; run them with `make test` (or `eval \"$(make -s testbed-env)\"` first)")
+    })
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub async fn admin_client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(env("KUBECONFIG"))
+            .expect("the testbed kubeconfig reads"),
+        &Default::default(),
+    )
+    .await
+    .expect("the testbed kubeconfig is valid");
+    Client::try_from(config).expect("a client for the testbed")
+}
+
+/// A namespace of the test's own, deleted when the test ends.
+pub struct TestNamespace {
+    pub name: String,
+    pub client: Client,
+}
+
+impl TestNamespace {
+    pub async fn new(prefix: &str) -> TestNamespace {
+        let client = admin_client().await;
+        let suffix: u32 =
+            std::process::id() ^ (Instant::now().elapsed().subsec_nanos() ^ rand_u32());
+        let name = format!("{prefix}-{:x}", suffix % 0xffffff);
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("namespace created");
+        TestNamespace { name, client }
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = Command::new(kubectl_path())
+            .args(["delete", "namespace", &self.name, "--wait=false"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish() as u32
+}
+
+pub fn kubectl_path() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+}
+
+/// Runs kubectl as a user would, against the testbed.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut cmd = Command::new(kubectl_path());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl runs");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The operator as a real process, watching one namespace, with the chart's ServiceAccount
+/// identity when the testbed provides it.
+pub struct Operator {
+    child: Option<Child>,
+    pub log: PathBuf,
+    namespace: String,
+    extra: Vec<String>,
+}
+
+impl Operator {
+    pub fn start(namespace: &str, extra: &[&str]) -> Operator {
+        let mut op = Operator {
+            child: None,
+            log: std::env::temp_dir().join(format!("dontpanic-{namespace}.log")),
+            namespace: namespace.to_string(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        op.spawn(&[]);
+        op
+    }
+
+    pub fn spawn(&mut self, more: &[&str]) {
+        let kubeconfig =
+            std::env::var("DONTPANIC_OPERATOR_KUBECONFIG").unwrap_or_else(|_| env("KUBECONFIG"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--http-addr".into(),
+            "127.0.0.1:0".into(),
+            "--prometheus-url".into(),
+            env("PROMETHEUS_URL"),
+        ];
+        args.extend(self.extra.iter().cloned());
+        args.extend(more.iter().map(|s| s.to_string()));
+        let child = Command::new(env!("CARGO_BIN_EXE_dontpanic"))
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,dontpanic=debug,kube=warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("the operator starts");
+        self.child = Some(child);
+    }
+
+    /// Waits for the process to exit by itself (it was told to exit at a fail point).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Drops the extra arguments given at start (such as a fail point) for the next spawn.
+    pub fn extra_clear(&mut self) {
+        self.extra.clear();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- operator log {} ----\n{}",
+                self.log.display(),
+                self.logs()
+            );
+        }
+    }
+}
+
+/// Polls until `check` returns Some, or panics with what was last seen.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn incident_status(ns: &TestNamespace, name: &str) -> IncidentStatus {
+    ns.api::<Incident>()
+        .get(name)
+        .await
+        .unwrap()
+        .status
+        .unwrap_or_default()
+}
+
+/// Waits until the Incident reaches `phase`.
+pub async fn wait_phase(
+    ns: &TestNamespace,
+    name: &str,
+    phase: Phase,
+    timeout: Duration,
+) -> IncidentStatus {
+    let api = ns.api::<Incident>();
+    eventually(&format!("incident {name} to be {phase}"), timeout, || {
+        let api = api.clone();
+        async move {
+            let inc = api.get(name).await.map_err(|e| e.to_string())?;
+            let st = inc.status.unwrap_or_default();
+            if st.phase == Some(phase) {
+                Ok(st)
+            } else {
+                let tail: Vec<String> = st
+                    .timeline
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .map(|e| format!("{}: {}", e.type_, e.message))
+                    .collect();
+                Err(format!("phase {:?}; newest timeline: {tail:?}", st.phase))
+            }
+        }
+    })
+    .await
+}
+
+/// The demo app: a Deployment of `replicas` pods on image `shop/<name>:v1`, labelled tier=web,
+/// with a Service, waited on until Available.
+pub async fn create_app(ns: &TestNamespace, name: &str, replicas: i32) -> Deployment {
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": {"dontpanic.dev/build": "1001"}},
+                "spec": {"containers": [{"name": "app", "image": format!("shop/{name}:v1")}]}
+            }
+        }
+    }))
+    .unwrap();
+    let api = ns.api::<Deployment>();
+    api.create(&PostParams::default(), &deployment)
+        .await
+        .expect("deployment created");
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
+    }))
+    .unwrap();
+    ns.api::<k8s_openapi::api::core::v1::Service>()
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("service created");
+    wait_available(ns, name, replicas, &format!("shop/{name}:v1")).await
+}
+
+pub async fn wait_available(
+    ns: &TestNamespace,
+    name: &str,
+    replicas: i32,
+    image: &str,
+) -> Deployment {
+    let api = ns.api::<Deployment>();
+    eventually(
+        &format!("{name} to be available on {image}"),
+        Duration::from_secs(60),
+        || {
+            let api = api.clone();
+            async move {
+                let d = api.get(name).await.map_err(|e| e.to_string())?;
+                let st = d.status.clone().unwrap_or_default();
+                let current = d
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .template
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .containers[0]
+                    .image
+                    .clone()
+                    .unwrap_or_default();
+                let done = current == image
+                    && st.available_replicas == Some(replicas)
+                    && st.updated_replicas == Some(replicas)
+                    && st.replicas == Some(replicas)
+                    && st.observed_generation == d.metadata.generation;
+                if done {
+                    Ok(d)
+                } else {
+                    Err(format!("image {current}, status {st:?}"))
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Rolls the app out to a template whose pods crash-loop, and waits for a crash-looping pod.
+pub async fn roll_out_crashloop(ns: &TestNamespace, name: &str, version: &str) {
+    let patch = json!({"spec": {"template": {
+        "metadata": {"labels": {"testbed.dontpanic.dev/behavior": "crashloop"}, "annotations": {"dontpanic.dev/build": "1002"}},
+        "spec": {"containers": [{"name": "app", "image": format!("shop/{name}:{version}")}]}
+    }}});
+    ns.api::<Deployment>()
+        .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .expect("rollout patched");
+    let pods = ns.api::<k8s_openapi::api::core::v1::Pod>();
+    eventually("a crash-looping pod", Duration::from_secs(60), || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let crashing = list.items.iter().any(|p| {
+                dontpanic::kubeutil::pod_failure(p)
+                    == Some(dontpanic::kubeutil::PodFailure::CrashLoop)
+            });
+            if crashing {
+                Ok(())
+            } else {
+                Err(format!("{} pods, none crash-looping", list.items.len()))
+            }
+        }
+    })
+    .await;
+}
+
+pub async fn apply_yaml<K>(api: &Api<K>, yaml: &str) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let obj: K = serde_yaml::from_str(yaml).expect("test YAML parses");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("object created")
+}
+
+/// Sets a metric on the testbed's signal exporter.
+pub async fn set_signal(name: &str, labels: &[(&str, &str)], value: f64) {
+    let mut url = format!("{}/set?name={name}&value={value}", env("SIGNALS_URL"));
+    for (k, v) in labels {
+        url.push_str(&format!("&{k}={v}"));
+    }
+    let response = reqwest::Client::new()
+        .post(&url)
+        .send()
+        .await
+        .expect("signal exporter answers");
+    assert!(
+        response.status().is_success(),
+        "setting {name}: {}",
+        response.status()
+    );
+}
+
+pub fn timeline_text(status: &IncidentStatus) -> String {
+    status
+        .timeline
+        .iter()
+        .map(|e| format!("{} {}: {}", e.time.to_rfc3339(), e.type_, e.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

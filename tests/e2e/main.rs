@@ -1,0 +1,6 @@
+//! End-to-end tests against the testbed: `kubectl apply` → operator → `.status`.
+
+mod foundation;
+mod harness;
+mod lifecycle;
+mod validation;
