@@ -42,11 +42,7 @@ pub struct RunArgs {
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
     /// Cluster-wide limit on Incidents mitigating at once.
-    #[arg(
-        long,
-        env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS",
-        default_value_t = 5
-    )]
+    #[arg(long, env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS", default_value_t = 5)]
     pub max_concurrent_mitigations: usize,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]

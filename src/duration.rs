@@ -36,16 +36,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(number),
             "m" => Duration::from_secs(number.saturating_mul(60)),
             "h" => Duration::from_secs(number.saturating_mul(3600)),
-            "" => {
-                return Err(format!(
-                    "invalid duration {trimmed:?}: missing unit (ms, s, m or h)"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "invalid duration {trimmed:?}: unknown unit {other:?}"
-                ))
-            }
+            "" => return Err(format!("invalid duration {trimmed:?}: missing unit (ms, s, m or h)")),
+            other => return Err(format!("invalid duration {trimmed:?}: unknown unit {other:?}")),
         };
         total = total.saturating_add(part);
     }
@@ -90,9 +82,7 @@ mod tests {
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
         assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("m5")
-            .unwrap_err()
-            .contains("expected a number"));
+        assert!(parse_duration("m5").unwrap_err().contains("expected a number"));
         assert!(parse_duration("99999999999999999999s").is_err());
     }
 

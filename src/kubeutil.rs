@@ -83,14 +83,10 @@ pub fn pod_failure(pod: &Pod) -> Option<PodFailure> {
             .and_then(|t| t.reason.clone());
         match waiting.as_deref() {
             Some("CrashLoopBackOff") => return Some(PodFailure::CrashLoop),
-            Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName") => {
-                failure = Some(PodFailure::ImagePull)
-            }
+            Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName") => failure = Some(PodFailure::ImagePull),
             _ => {}
         }
-        if terminated.as_deref() == Some("OOMKilled")
-            || last_terminated.as_deref() == Some("OOMKilled")
-        {
+        if terminated.as_deref() == Some("OOMKilled") || last_terminated.as_deref() == Some("OOMKilled") {
             failure = failure.or(Some(PodFailure::OomKilled));
         }
     }
@@ -122,12 +118,7 @@ pub fn template_images(template: &k8s_openapi::api::core::v1::PodTemplateSpec) -
     template
         .spec
         .as_ref()
-        .map(|s| {
-            s.containers
-                .iter()
-                .filter_map(|c| c.image.clone())
-                .collect()
-        })
+        .map(|s| s.containers.iter().filter_map(|c| c.image.clone()).collect())
         .unwrap_or_default()
 }
 
@@ -138,10 +129,7 @@ pub fn template_build(template: &k8s_openapi::api::core::v1::PodTemplateSpec) ->
         let found = meta
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(key))
-            .or_else(|| {
-                meta.and_then(|m| m.labels.as_ref())
-                    .and_then(|l| l.get(key))
-            });
+            .or_else(|| meta.and_then(|m| m.labels.as_ref()).and_then(|l| l.get(key)));
         if let Some(value) = found {
             return Some(value.clone());
         }

@@ -60,11 +60,7 @@ impl Default for Metrics {
         let verdicts = Family::<VerdictLabels, Counter>::default();
         let detection_latency = Histogram::new(exponential_buckets(0.25, 2.0, 12));
         let mitigation_latency = Histogram::new(exponential_buckets(0.05, 2.0, 12));
-        registry.register(
-            "reconciles",
-            "Reconciles by controller and result",
-            reconciles.clone(),
-        );
+        registry.register("reconciles", "Reconciles by controller and result", reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
             "Reconcile duration",
@@ -75,11 +71,7 @@ impl Default for Metrics {
             "Incidents by phase and severity, as seen by this replica",
             incidents.clone(),
         );
-        registry.register(
-            "actions",
-            "Mitigation actions by type and result",
-            actions.clone(),
-        );
+        registry.register("actions", "Mitigation actions by type and result", actions.clone());
         registry.register(
             "validation_verdicts",
             "Validation measurements by verdict",

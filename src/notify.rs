@@ -36,11 +36,7 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     if old_phase != new.phase {
         match new.phase {
             Some(Phase::Escalated) | Some(Phase::Failed) => {
-                let reason = new
-                    .timeline
-                    .last()
-                    .map(|e| e.message.clone())
-                    .unwrap_or_default();
+                let reason = new.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
                 out.push(Notification::Escalated(reason));
             }
             Some(Phase::Resolved) => out.push(Notification::Resolved),

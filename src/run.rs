@@ -67,12 +67,7 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        metrics.clone(),
-        settings,
-        reader.clone(),
-    ));
+    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), settings, reader.clone()));
 
     let incident_controller = Controller::for_stream(trigger, reader.clone())
         .shutdown_on_signal()

@@ -4,9 +4,7 @@ use super::status::{apply_status, publish};
 use super::{Context, Error};
 use crate::api::{Incident, IncidentStatus, Phase, Playbook, StepState, TargetKind};
 use crate::evidence::{build_evidence, fetch_logs};
-use crate::lifecycle::{
-    self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy,
-};
+use crate::lifecycle::{self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy};
 use crate::mitigation::{self, ActionContext};
 use crate::triage::{self, Signals, Verdict, WorkloadObservation};
 use crate::validation::{self, analysis::MeasurementResult, ProviderContext};
@@ -44,17 +42,15 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     let namespace = incident.namespace().unwrap_or_default();
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
     let phase = incident.status.as_ref().and_then(|s| s.phase);
-    let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation)
-        == incident.metadata.generation;
+    let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation) == incident.metadata.generation;
     if phase.is_some_and(Phase::is_closed) && generation_seen {
         return Ok(Action::await_change());
     }
     let observed = dereference(incident, ctx, &namespace, phase).await?;
     let others = others_in_scope(ctx, incident);
     let now = Utc::now();
-    let requires_approval = |step: &crate::api::StepSpec| {
-        mitigation::find(&step.action).is_some_and(|a| a.requires_approval_by_default())
-    };
+    let requires_approval =
+        |step: &crate::api::StepSpec| mitigation::find(&step.action).is_some_and(|a| a.requires_approval_by_default());
     let Decision {
         mut status,
         next,
@@ -137,26 +133,13 @@ impl StatusWriter<'_> {
         if old_phase != status.phase {
             if let Some(phase) = status.phase {
                 let warning = matches!(phase, Phase::Escalated | Phase::Failed);
-                let note = status
-                    .timeline
-                    .last()
-                    .map(|e| e.message.clone())
-                    .unwrap_or_default();
-                publish(
-                    &self.ctx.recorder,
-                    self.incident,
-                    warning,
-                    &phase.to_string(),
-                    note,
-                )
-                .await;
+                let note = status.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
+                publish(&self.ctx.recorder, self.incident, warning, &phase.to_string(), note).await;
             }
         }
         let notes = crate::notify::notifications(self.written.as_ref(), status);
         crate::notify::deliver(self.incident, &notes).await;
-        self.ctx
-            .metrics
-            .observe_status(self.written.as_ref(), status);
+        self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
         Ok(())
     }
@@ -184,8 +167,7 @@ async fn dereference(
     let target = &incident.spec.target;
     let (observation, mut signals, labels) = match target.kind {
         TargetKind::Deployment | TargetKind::StatefulSet => {
-            let obs =
-                triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
+            let obs = triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
             let signals = triage::workload_signals(&obs);
             let labels = obs
                 .deployment
@@ -236,10 +218,7 @@ async fn read_playbook_signals(
         return;
     }
     let Some(base) = ctx.settings.prometheus_url.as_deref() else {
-        errors.push(
-            "the Playbook names Prometheus signals but the operator runs without --prometheus-url"
-                .into(),
-        );
+        errors.push("the Playbook names Prometheus signals but the operator runs without --prometheus-url".into());
         return;
     };
     let no_credentials = validation::Credentials::default();
@@ -320,10 +299,7 @@ fn selects(playbook: &Playbook, kind: TargetKind, labels: &BTreeMap<String, Stri
         return false;
     };
     (selector.kinds.is_empty() || selector.kinds.contains(&kind))
-        && selector
-            .match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+        && selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {
@@ -361,12 +337,7 @@ fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {
         .collect()
 }
 
-async fn gather_evidence(
-    ctx: &Context,
-    namespace: &str,
-    obs: &WorkloadObservation,
-    status: &mut IncidentStatus,
-) {
+async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservation, status: &mut IncidentStatus) {
     let failing: Vec<(String, String)> = obs
         .pods
         .iter()
@@ -413,10 +384,7 @@ async fn gather_evidence(
             .collect();
         parts.push(format!("rollout history: {}", revs.join("; ")));
     }
-    parts.push(format!(
-        "{} warning event(s)",
-        evidence.warning_events.len()
-    ));
+    parts.push(format!("{} warning event(s)", evidence.warning_events.len()));
     let with_lines = evidence.logs.iter().filter(|l| !l.lines.is_empty()).count();
     if !evidence.logs.is_empty() {
         if with_lines == 0 {
@@ -436,9 +404,7 @@ async fn gather_evidence(
 
 fn policy(lookup: &PlaybookLookup) -> SafetyPolicy {
     match lookup {
-        PlaybookLookup::Found { playbook, .. } => {
-            SafetyPolicy::from_spec(playbook.spec.safety.as_ref())
-        }
+        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
         PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
     }
 }
@@ -519,29 +485,12 @@ async fn start_step(
         std::process::exit(86);
     }
     if let Some(opened) = status.times.as_ref().and_then(|t| t.detected_at) {
-        if status
-            .steps
-            .iter()
-            .filter(|s| s.started_at.is_some())
-            .count()
-            == 1
-            && status.steps[index].attempts == 1
-        {
+        if status.steps.iter().filter(|s| s.started_at.is_some()).count() == 1 && status.steps[index].attempts == 1 {
             ctx.metrics
                 .observe_mitigation_latency((now - opened).to_std().unwrap_or_default());
         }
     }
-    finish_step(
-        ctx,
-        incident,
-        observed,
-        index,
-        &action_ctx,
-        &policy,
-        &intent,
-        status,
-    )
-    .await;
+    finish_step(ctx, incident, observed, index, &action_ctx, &policy, &intent, status).await;
     Ok(())
 }
 
@@ -577,14 +526,7 @@ async fn finish_step(
                     "succeeded"
                 },
             );
-            lifecycle::step_succeeded(
-                status,
-                index,
-                &outcome,
-                validation.as_ref(),
-                generation,
-                now,
-            );
+            lifecycle::step_succeeded(status, index, &outcome, validation.as_ref(), generation, now);
         }
         Err(error) => {
             ctx.metrics.observe_action(&action_name, "failed");
@@ -593,12 +535,7 @@ async fn finish_step(
     }
 }
 
-async fn measure(
-    ctx: &Context,
-    incident: &Incident,
-    observed: &Observed,
-    status: &mut IncidentStatus,
-) {
+async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status: &mut IncidentStatus) {
     let spec = match &observed.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
         PlaybookLookup::Missing(_) => None,
@@ -634,13 +571,7 @@ async fn measure(
         ctx.metrics.observe_verdict(r.verdict.as_str());
     }
     let now = Utc::now();
-    let after = lifecycle::record_measurements(
-        status,
-        spec.as_ref(),
-        &results,
-        incident.metadata.generation,
-        now,
-    );
+    let after = lifecycle::record_measurements(status, spec.as_ref(), &results, incident.metadata.generation, now);
     if let AfterMeasure::Failed {
         revert_step: Some(index),
     } = after

@@ -38,12 +38,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(
-        client: Client,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-        incidents: Store<Incident>,
-    ) -> Context {
+    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings, incidents: Store<Incident>) -> Context {
         let reporter = Reporter {
             controller: "dontpanic".into(),
             instance: std::env::var("POD_NAME").ok(),

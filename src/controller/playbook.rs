@@ -63,10 +63,7 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
         for check in &v.checks {
             out.extend(crate::validation::check_spec_problems(check));
         }
-        for (name, value) in [
-            ("interval", &v.interval),
-            ("initialDelay", &v.initial_delay),
-        ] {
+        for (name, value) in [("interval", &v.interval), ("initialDelay", &v.initial_delay)] {
             if let Some(d) = value {
                 if let Err(e) = parse_duration(d) {
                     out.push(format!("validation.{name}: {e}"));
@@ -79,11 +76,7 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
             out.push(format!("safety.cooldown: {e}"));
         }
     }
-    if let Some(rh) = spec
-        .detection
-        .as_ref()
-        .and_then(|d| d.rollout_health.as_ref())
-    {
+    if let Some(rh) = spec.detection.as_ref().and_then(|d| d.rollout_health.as_ref()) {
         if let Err(e) = parse_duration(&rh.unavailable_for) {
             out.push(format!("detection.rolloutHealth.unavailableFor: {e}"));
         }
@@ -134,13 +127,7 @@ pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Act
         playbook.metadata.generation,
         Utc::now(),
     );
-    let result = apply_status::<Playbook, PlaybookStatus>(
-        &api,
-        &playbook,
-        playbook.status.as_ref(),
-        &status,
-    )
-    .await;
+    let result = apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status).await;
     ctx.metrics
         .observe_reconcile("playbook", started.elapsed(), result.is_ok());
     result?;

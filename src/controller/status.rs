@@ -13,12 +13,7 @@ use std::fmt::Debug;
 pub const FIELD_MANAGER: &str = "dontpanic";
 
 /// Applies `status` when it differs from `old`. Returns whether anything was written.
-pub async fn apply_status<K, S>(
-    api: &Api<K>,
-    obj: &K,
-    old: Option<&S>,
-    status: &S,
-) -> Result<bool, Error>
+pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, old: Option<&S>, status: &S) -> Result<bool, Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     S: Serialize + PartialEq,
@@ -34,10 +29,7 @@ where
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut attempt = 0;
     loop {
-        match api
-            .patch_status(&obj.name_any(), &params, &Patch::Apply(&body))
-            .await
-        {
+        match api.patch_status(&obj.name_any(), &params, &Patch::Apply(&body)).await {
             Ok(_) => return Ok(true),
             // Conflicts are retried here rather than dropped; server-side apply with force
             // rarely conflicts, but a busy API server may still answer 409 or 429.
@@ -59,11 +51,7 @@ pub async fn publish<K: Resource<DynamicType = ()>>(
     note: String,
 ) {
     let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
+        type_: if warning { EventType::Warning } else { EventType::Normal },
         reason: reason.to_string(),
         note: Some(crate::evidence::clip(&note, 1000)),
         action: "Reconcile".to_string(),

@@ -1,20 +1,12 @@
 use super::{clip, MAX_EVENTS, MAX_MESSAGE_CHARS, MAX_PODS, MAX_REVISIONS};
-use crate::api::{
-    ContainerEvidence, EventEvidence, Evidence, LogEvidence, PodEvidence, RevisionEvidence,
-};
-use crate::kubeutil::{
-    pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION,
-};
+use crate::api::{ContainerEvidence, EventEvidence, Evidence, LogEvidence, PodEvidence, RevisionEvidence};
+use crate::kubeutil::{pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION};
 use crate::triage::WorkloadObservation;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Event, Pod};
 
 /// Builds capped evidence from an observation and the log lines read for it.
-pub fn build_evidence(
-    obs: &WorkloadObservation,
-    logs: Vec<LogEvidence>,
-    now: DateTime<Utc>,
-) -> Evidence {
+pub fn build_evidence(obs: &WorkloadObservation, logs: Vec<LogEvidence>, now: DateTime<Utc>) -> Evidence {
     let mut evidence = Evidence {
         gathered_at: now,
         notes: obs.notes.clone(),
@@ -26,11 +18,7 @@ pub fn build_evidence(
         .iter()
         .filter_map(|rs| {
             Some((
-                rs.metadata
-                    .labels
-                    .as_ref()?
-                    .get("pod-template-hash")?
-                    .clone(),
+                rs.metadata.labels.as_ref()?.get("pod-template-hash")?.clone(),
                 revision_of(&rs.metadata),
             ))
         })
@@ -47,19 +35,14 @@ pub fn build_evidence(
         .map(|p| pod_evidence(p, &revision_by_hash))
         .collect();
     if failing.len() > MAX_PODS {
-        evidence.notes.push(format!(
-            "{} more failing pods not listed",
-            failing.len() - MAX_PODS
-        ));
+        evidence
+            .notes
+            .push(format!("{} more failing pods not listed", failing.len() - MAX_PODS));
     }
 
     let mut events: Vec<&Event> = obs.warning_events.iter().collect();
     events.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
-    evidence.warning_events = events
-        .iter()
-        .take(MAX_EVENTS)
-        .map(|e| event_evidence(e))
-        .collect();
+    evidence.warning_events = events.iter().take(MAX_EVENTS).map(|e| event_evidence(e)).collect();
 
     let mut revisions: Vec<RevisionEvidence> = obs
         .replica_sets
@@ -77,16 +60,8 @@ pub fn build_evidence(
                     .and_then(|a| a.get(CHANGE_CAUSE_ANNOTATION))
                     .map(|c| clip(c, MAX_MESSAGE_CHARS)),
                 replicas: rs.status.as_ref().map(|s| s.replicas).unwrap_or(0),
-                ready_replicas: rs
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.ready_replicas)
-                    .unwrap_or(0),
-                created_at: rs
-                    .metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map(|t| to_chrono(&t.0)),
+                ready_replicas: rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0),
+                created_at: rs.metadata.creation_timestamp.as_ref().map(|t| to_chrono(&t.0)),
             })
         })
         .collect();
@@ -112,24 +87,17 @@ pub fn to_chrono(ts: &k8s_openapi::jiff::Timestamp) -> DateTime<Utc> {
 
 fn pod_evidence(pod: &Pod, revision_by_hash: &[(String, i64)]) -> PodEvidence {
     let status = pod.status.clone().unwrap_or_default();
-    let hash = pod
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("pod-template-hash"));
+    let hash = pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash"));
     let containers: Vec<ContainerEvidence> = status
         .container_statuses
         .unwrap_or_default()
         .into_iter()
         .map(|c| {
             let (state, reason) = match &c.state {
-                Some(s) if s.waiting.is_some() => {
-                    ("waiting", s.waiting.as_ref().and_then(|w| w.reason.clone()))
+                Some(s) if s.waiting.is_some() => ("waiting", s.waiting.as_ref().and_then(|w| w.reason.clone())),
+                Some(s) if s.terminated.is_some() => {
+                    ("terminated", s.terminated.as_ref().and_then(|t| t.reason.clone()))
                 }
-                Some(s) if s.terminated.is_some() => (
-                    "terminated",
-                    s.terminated.as_ref().and_then(|t| t.reason.clone()),
-                ),
                 Some(s) if s.running.is_some() => ("running", None),
                 _ => ("unknown", None),
             };
@@ -146,16 +114,9 @@ fn pod_evidence(pod: &Pod, revision_by_hash: &[(String, i64)]) -> PodEvidence {
         name: pod.metadata.name.clone().unwrap_or_default(),
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         phase: status.phase,
-        reason: pod_failure(pod)
-            .map(|f| f.reason().to_string())
-            .unwrap_or_default(),
+        reason: pod_failure(pod).map(|f| f.reason().to_string()).unwrap_or_default(),
         restarts: containers.iter().map(|c| c.restarts).max().unwrap_or(0),
-        revision: hash.and_then(|h| {
-            revision_by_hash
-                .iter()
-                .find(|(rh, _)| rh == h)
-                .map(|(_, r)| *r)
-        }),
+        revision: hash.and_then(|h| revision_by_hash.iter().find(|(rh, _)| rh == h).map(|(_, r)| *r)),
         containers,
     }
 }
@@ -178,10 +139,7 @@ fn event_evidence(event: &Event) -> EventEvidence {
             event.involved_object.name.clone().unwrap_or_default()
         ),
         reason: event.reason.clone().unwrap_or_default(),
-        message: clip(
-            event.message.as_deref().unwrap_or_default(),
-            MAX_MESSAGE_CHARS,
-        ),
+        message: clip(event.message.as_deref().unwrap_or_default(), MAX_MESSAGE_CHARS),
         count: event.count.unwrap_or(1),
     }
 }
@@ -201,15 +159,8 @@ fn first_error(failing: &[&Pod], events: &[Event]) -> (Option<DateTime<Utc>>, Op
             }
         }
         for cs in status.container_statuses.unwrap_or_default() {
-            if let Some(t) = cs
-                .last_state
-                .and_then(|s| s.terminated)
-                .and_then(|t| t.finished_at)
-            {
-                candidates.push((
-                    to_chrono(&t.0),
-                    format!("container {}/{} terminated", name, cs.name),
-                ));
+            if let Some(t) = cs.last_state.and_then(|s| s.terminated).and_then(|t| t.finished_at) {
+                candidates.push((to_chrono(&t.0), format!("container {}/{} terminated", name, cs.name)));
             }
         }
     }

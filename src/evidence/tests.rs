@@ -20,11 +20,7 @@ fn evidence_from_a_failing_rollout() {
     assert_eq!(pod.reason, "CrashLoopBackOff");
     assert_eq!(pod.revision, Some(2));
     assert_eq!(
-        evidence
-            .rollout_history
-            .iter()
-            .map(|r| r.revision)
-            .collect::<Vec<_>>(),
+        evidence.rollout_history.iter().map(|r| r.revision).collect::<Vec<_>>(),
         vec![2, 1]
     );
     assert_eq!(evidence.rollout_history[1].images, vec!["shop/checkout:v1"]);

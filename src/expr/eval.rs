@@ -79,18 +79,11 @@ pub(super) fn eval(expr: &Expr, vars: &Variables, element: Option<f64>) -> Resul
             })
         }
         Expr::Call(name, args) => call(name, args, vars, element),
-        Expr::Lambda(_) => {
-            Err("a {predicate} can only be passed to all(...) or any(...)".to_string())
-        }
+        Expr::Lambda(_) => Err("a {predicate} can only be passed to all(...) or any(...)".to_string()),
     }
 }
 
-fn call(
-    name: &str,
-    args: &[Expr],
-    vars: &Variables,
-    element: Option<f64>,
-) -> Result<Value, String> {
+fn call(name: &str, args: &[Expr], vars: &Variables, element: Option<f64>) -> Result<Value, String> {
     match (name, args) {
         ("all" | "any", [list, Expr::Lambda(body)]) => {
             let items = as_list(&eval(list, vars, element)?);
@@ -107,7 +100,9 @@ fn call(
                 results.iter().any(|b| *b)
             }))
         }
-        ("all" | "any", _) => Err(format!("{name}() takes a list and a {{predicate}}, e.g. {name}(result, {{# < 0.05}})")),
+        ("all" | "any", _) => Err(format!(
+            "{name}() takes a list and a {{predicate}}, e.g. {name}(result, {{# < 0.05}})"
+        )),
         ("len", [list]) => Ok(Value::Number(as_list(&eval(list, vars, element)?).len() as f64)),
         ("min" | "max" | "sum" | "avg", [list]) => {
             let items = as_list(&eval(list, vars, element)?);
@@ -183,9 +178,7 @@ mod tests {
         assert!(!eval_bool("all(result, {# < 0.05})", &v).unwrap());
         assert!(eval_bool("any(result, {# < 0.05})", &v).unwrap());
         assert!(eval_bool("len(result) == 3 && max(result) > 0.1", &v).unwrap());
-        assert!(eval_bool("result < 0.05", &v)
-            .unwrap_err()
-            .contains("use all"));
+        assert!(eval_bool("result < 0.05", &v).unwrap_err().contains("use all"));
     }
 
     #[test]
@@ -202,23 +195,11 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let v = vars(Value::Number(1.0));
-        assert!(eval_bool("nope > 1", &v)
-            .unwrap_err()
-            .contains("unknown name"));
-        assert!(eval_bool("result + 1", &v)
-            .unwrap_err()
-            .contains("not true/false"));
-        assert!(eval_bool("# > 1", &v)
-            .unwrap_err()
-            .contains("only meaningful"));
-        assert!(eval_bool("frob(result)", &v)
-            .unwrap_err()
-            .contains("unknown function"));
-        assert!(eval_bool("all(result)", &v)
-            .unwrap_err()
-            .contains("predicate"));
-        assert!(eval_bool("result[3] > 0", &v)
-            .unwrap_err()
-            .contains("out of range"));
+        assert!(eval_bool("nope > 1", &v).unwrap_err().contains("unknown name"));
+        assert!(eval_bool("result + 1", &v).unwrap_err().contains("not true/false"));
+        assert!(eval_bool("# > 1", &v).unwrap_err().contains("only meaningful"));
+        assert!(eval_bool("frob(result)", &v).unwrap_err().contains("unknown function"));
+        assert!(eval_bool("all(result)", &v).unwrap_err().contains("predicate"));
+        assert!(eval_bool("result[3] > 0", &v).unwrap_err().contains("out of range"));
     }
 }

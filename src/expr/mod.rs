@@ -20,8 +20,6 @@ pub fn eval_bool(source: &str, vars: &Variables) -> Result<bool, String> {
     let expr = parse(source)?;
     match eval::eval(&expr, vars, None)? {
         Value::Bool(b) => Ok(b),
-        other => Err(format!(
-            "expression {source:?} gives {other}, not true/false"
-        )),
+        other => Err(format!("expression {source:?} gives {other}, not true/false")),
     }
 }

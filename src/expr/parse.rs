@@ -58,8 +58,7 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
@@ -82,18 +81,14 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
         }
         if c.is_ascii_alphabetic() || c == '_' {
             let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.')
-            {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
                 i += 1;
             }
             tokens.push(Token::Ident(chars[start..i].iter().collect()));
             continue;
         }
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-        let op2 = ["||", "&&", "<=", ">=", "==", "!="]
-            .into_iter()
-            .find(|op| *op == two);
+        let op2 = ["||", "&&", "<=", ">=", "==", "!="].into_iter().find(|op| *op == two);
         if let Some(op) = op2 {
             tokens.push(Token::Op(op));
             i += 2;
@@ -353,9 +348,7 @@ mod tests {
     fn rejects_garbage_with_messages() {
         assert!(parse("").unwrap_err().contains("empty"));
         assert!(parse("result <").unwrap_err().contains("end of expression"));
-        assert!(parse("result $ 1")
-            .unwrap_err()
-            .contains("unexpected character"));
+        assert!(parse("result $ 1").unwrap_err().contains("unexpected character"));
         assert!(parse("(result").unwrap_err().contains("expected )"));
         assert!(parse("1 2").unwrap_err().contains("after the end"));
     }

@@ -3,8 +3,7 @@
 use super::safety::{approval_required, approved, SafetyPolicy};
 use super::{escalate, set_phase};
 use crate::api::{
-    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState,
-    StepStatus, TargetKind,
+    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState, StepStatus, TargetKind,
 };
 use crate::duration::format_duration;
 use crate::timeline::{last_says, record};
@@ -78,12 +77,12 @@ pub struct Decision {
 const WAIT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(15);
 const NOW: Duration = Duration::from_millis(50);
+/// How long validation waits for a mitigation's rollout to converge before measuring anyway.
+const SETTLE_LIMIT: chrono::Duration = chrono::Duration::seconds(120);
 
 fn policy_of(lookup: &PlaybookLookup) -> SafetyPolicy {
     match lookup {
-        PlaybookLookup::Found { playbook, .. } => {
-            SafetyPolicy::from_spec(playbook.spec.safety.as_ref())
-        }
+        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
         PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
     }
 }
@@ -100,11 +99,7 @@ pub fn decide(inp: &Inputs) -> Decision {
     if let PlaybookLookup::Found { playbook, .. } = inp.playbook {
         st.responder = playbook.spec.responder.clone().or(st.responder);
     }
-    let done = |status, next, requeue| Decision {
-        status,
-        next,
-        requeue,
-    };
+    let done = |status, next, requeue| Decision { status, next, requeue };
 
     let Some(phase) = st.phase else {
         let times = st.times.get_or_insert_with(Default::default);
@@ -119,10 +114,7 @@ pub fn decide(inp: &Inputs) -> Decision {
             incident.spec.summary
         );
         if let Some(observed) = incident.spec.observed_at {
-            message.push_str(&format!(
-                "; failure first observable at {}",
-                observed.to_rfc3339()
-            ));
+            message.push_str(&format!("; failure first observable at {}", observed.to_rfc3339()));
         }
         st.phase = Some(Phase::Detected);
         record(&mut st, now, "Detected", message);
@@ -132,12 +124,7 @@ pub fn decide(inp: &Inputs) -> Decision {
         return done(st, Next::Nothing, Duration::ZERO);
     }
     if phase == Phase::Detected {
-        set_phase(
-            &mut st,
-            Phase::Triaging,
-            now,
-            "reading the target's health signals",
-        );
+        set_phase(&mut st, Phase::Triaging, now, "reading the target's health signals");
         return done(st, Next::Nothing, NOW);
     }
 
@@ -182,10 +169,7 @@ pub fn decide(inp: &Inputs) -> Decision {
                     &mut st,
                     now,
                     "SeverityChanged",
-                    format!(
-                        "severity {current} → {}: {}",
-                        verdict.severity, verdict.reason
-                    ),
+                    format!("severity {current} → {}: {}", verdict.severity, verdict.reason),
                 );
                 st.severity = Some(verdict.severity);
                 st.severity_reason = Some(verdict.reason.clone());
@@ -203,11 +187,7 @@ pub fn decide(inp: &Inputs) -> Decision {
             }
         }
     }
-    let evidence_next = if gather {
-        Next::GatherEvidence
-    } else {
-        Next::Nothing
-    };
+    let evidence_next = if gather { Next::GatherEvidence } else { Next::Nothing };
 
     match phase {
         Phase::Triaging => {
@@ -216,12 +196,7 @@ pub fn decide(inp: &Inputs) -> Decision {
             }
             let playbook = match inp.playbook {
                 PlaybookLookup::Missing(reason) => {
-                    escalate(
-                        &mut st,
-                        now,
-                        &format!("no usable Playbook: {reason}"),
-                        generation,
-                    );
+                    escalate(&mut st, now, &format!("no usable Playbook: {reason}"), generation);
                     return done(st, evidence_next, Duration::ZERO);
                 }
                 PlaybookLookup::Found { playbook, problems } if !problems.is_empty() => {
@@ -272,11 +247,7 @@ pub fn decide(inp: &Inputs) -> Decision {
                     spec: Some(s.clone()),
                 })
                 .collect();
-            let names: Vec<String> = st
-                .steps
-                .iter()
-                .map(|s| format!("{} ({})", s.name, s.action))
-                .collect();
+            let names: Vec<String> = st.steps.iter().map(|s| format!("{} ({})", s.name, s.action)).collect();
             set_phase(
                 &mut st,
                 Phase::Mitigating,
@@ -300,6 +271,19 @@ pub fn decide(inp: &Inputs) -> Decision {
                 .as_ref()
                 .and_then(|v| v.next_measurement_at)
                 .unwrap_or(now);
+            let started = st.validation.as_ref().map(|v| v.started_at).unwrap_or(now);
+            let settling = signals.rolling_out && !signals.progress_deadline_exceeded && now < started + SETTLE_LIMIT;
+            if due <= now && settling {
+                let message = format!(
+                    "waiting for {} to finish rolling out before measuring (at most {}s)",
+                    incident.spec.target.display(),
+                    SETTLE_LIMIT.num_seconds()
+                );
+                if !last_says(&st, "Settling", &message) {
+                    record(&mut st, now, "Settling", message);
+                }
+                return done(st, evidence_next, Duration::from_secs(1));
+            }
             if due <= now {
                 return done(st, Next::Measure, NOW);
             }
@@ -372,12 +356,7 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
                     generation,
                     now,
                 );
-                set_phase(
-                    st,
-                    Phase::Resolved,
-                    now,
-                    &format!("resolved by incident {linked}"),
-                );
+                set_phase(st, Phase::Resolved, now, &format!("resolved by incident {linked}"));
                 return Some(Decision {
                     status: st.clone(),
                     next: Next::Nothing,
@@ -514,18 +493,11 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             }
             return (WAIT, Next::Nothing);
         }
-        if step.state == StepState::AwaitingApproval
-            || !last_says(st, "Approved", &approval_message(&step))
-        {
+        if step.state == StepState::AwaitingApproval || !last_says(st, "Approved", &approval_message(&step)) {
             record(st, now, "Approved", approval_message(&step));
         }
         st.steps[index].state = StepState::Pending;
-        set_phase(
-            st,
-            Phase::Mitigating,
-            now,
-            &format!("step {} approved", step.name),
-        );
+        set_phase(st, Phase::Mitigating, now, &format!("step {} approved", step.name));
     }
     if !policy.dry_run() && st.steps.iter().all(|s| s.started_at.is_none()) {
         let cooldown = chrono::Duration::from_std(policy.cooldown).unwrap_or_default();
@@ -557,10 +529,7 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
                 generation,
                 now,
             );
-            return (
-                (until - now).to_std().unwrap_or(WAIT).min(IDLE),
-                Next::Nothing,
-            );
+            return ((until - now).to_std().unwrap_or(WAIT).min(IDLE), Next::Nothing);
         }
         let busy = inp.others.iter().filter(|o| o.mitigating).count();
         if busy >= inp.max_concurrent_mitigations {

@@ -12,20 +12,13 @@ mod validating;
 pub use decide::{decide, Decision, Inputs, Next, OtherIncident, PlaybookLookup};
 pub use safety::{approval_required, SafetyPolicy};
 pub use steps::{step_failed, step_reverted, step_started, step_succeeded};
-pub use validating::{
-    record_measurements, start_validation, AfterMeasure, DEFAULT_REVIEW_PERIOD_HOURS,
-};
+pub use validating::{record_measurements, start_validation, AfterMeasure, DEFAULT_REVIEW_PERIOD_HOURS};
 
 use crate::api::{IncidentStatus, Phase};
 use chrono::{DateTime, Utc};
 
 /// Moves to a phase, recording the change in the timeline once.
-pub(crate) fn set_phase(
-    status: &mut IncidentStatus,
-    phase: Phase,
-    now: DateTime<Utc>,
-    message: &str,
-) {
+pub(crate) fn set_phase(status: &mut IncidentStatus, phase: Phase, now: DateTime<Utc>, message: &str) {
     if status.phase == Some(phase) {
         return;
     }
@@ -37,12 +30,7 @@ pub(crate) fn set_phase(
 }
 
 /// Closes the Incident as Escalated: a human is needed.
-pub(crate) fn escalate(
-    status: &mut IncidentStatus,
-    now: DateTime<Utc>,
-    reason: &str,
-    generation: Option<i64>,
-) {
+pub(crate) fn escalate(status: &mut IncidentStatus, now: DateTime<Utc>, reason: &str, generation: Option<i64>) {
     crate::api::set_condition(
         &mut status.conditions,
         "Mitigated",

@@ -25,10 +25,7 @@ impl SafetyPolicy {
                 .as_deref()
                 .and_then(|c| parse_duration(c).ok())
                 .unwrap_or(DEFAULT_COOLDOWN),
-            max_attempts: spec
-                .max_attempts
-                .filter(|n| *n > 0)
-                .unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            max_attempts: spec.max_attempts.filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_ATTEMPTS),
         }
     }
 

@@ -10,11 +10,7 @@ use chrono::{DateTime, Utc};
 fn describe(change: &Change) -> String {
     let mut parts = Vec::new();
     if let (Some(from), Some(to)) = (change.from_revision, change.to_revision) {
-        let build = |b: &Option<String>| {
-            b.as_ref()
-                .map(|b| format!(", build {b}"))
-                .unwrap_or_default()
-        };
+        let build = |b: &Option<String>| b.as_ref().map(|b| format!(", build {b}")).unwrap_or_default();
         parts.push(format!(
             "revision {from} ({}{}) → revision {to} ({}{})",
             change.from_images.join(", "),
@@ -97,7 +93,12 @@ pub fn step_succeeded(
         let left = st.steps.iter().any(|s| s.state == StepState::Pending);
         if !left {
             let recorded = st.steps.iter().filter(|s| s.dry_run).count();
-            escalate(st, now, &format!("dry-run: {recorded} would-be change(s) recorded, nothing was changed; a human decides"), generation);
+            escalate(
+                st,
+                now,
+                &format!("dry-run: {recorded} would-be change(s) recorded, nothing was changed; a human decides"),
+                generation,
+            );
         }
         return;
     }
@@ -170,12 +171,7 @@ pub fn step_failed(
         "StepFailed",
         format!("step {name} ({action}) failed{why}: {}", error.message()),
     );
-    advance_or_escalate(
-        st,
-        &format!("step {name} failed: {}", error.message()),
-        generation,
-        now,
-    );
+    advance_or_escalate(st, &format!("step {name} failed: {}", error.message()), generation, now);
 }
 
 /// Records that a step's change was undone after its validation failed.
@@ -189,12 +185,7 @@ pub fn step_reverted(
     match result {
         Ok(outcome) => {
             st.steps[index].reverted = true;
-            record(
-                st,
-                now,
-                "StepReverted",
-                format!("step {name}: {}", outcome.message),
-            );
+            record(st, now, "StepReverted", format!("step {name}: {}", outcome.message));
         }
         Err(error) => {
             st.steps[index].reverted = true;
@@ -209,26 +200,11 @@ pub fn step_reverted(
 }
 
 /// After a step ends without recovery: the next step runs, or the Incident escalates.
-pub(crate) fn advance_or_escalate(
-    st: &mut IncidentStatus,
-    reason: &str,
-    generation: Option<i64>,
-    now: DateTime<Utc>,
-) {
+pub(crate) fn advance_or_escalate(st: &mut IncidentStatus, reason: &str, generation: Option<i64>, now: DateTime<Utc>) {
     if let Some(next) = st.steps.iter().find(|s| s.state == StepState::Pending) {
         let next_name = next.name.clone();
-        set_phase(
-            st,
-            Phase::Mitigating,
-            now,
-            &format!("{reason}; next step {next_name}"),
-        );
+        set_phase(st, Phase::Mitigating, now, &format!("{reason}; next step {next_name}"));
         return;
     }
-    escalate(
-        st,
-        now,
-        &format!("{reason}; no mitigation step is left"),
-        generation,
-    );
+    escalate(st, now, &format!("{reason}; no mitigation step is left"), generation);
 }

@@ -8,10 +8,7 @@ use crate::validation::analysis::{MeasurementResult, Verdict as M};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let path = format!(
-        "{}/tests/fixtures/lifecycle/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/lifecycle/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -99,9 +96,7 @@ fn a_new_incident_is_detected_triaged_and_planned() {
     let d = w.decide(t(0));
     assert_eq!(d.status.phase, Some(crate::api::Phase::Detected));
     assert_eq!(d.status.timeline[0].type_, "Detected");
-    assert!(d.status.timeline[0]
-        .message
-        .contains("checkout returns 500"));
+    assert!(d.status.timeline[0].message.contains("checkout returns 500"));
     assert_eq!(d.status.observed_generation, Some(1));
 
     let d = w.decide(t(1));
@@ -133,14 +128,8 @@ fn a_reconcile_with_nothing_new_changes_nothing() {
     let first = w.decide(t(10));
     let second = w.decide(t(20));
     let third = w.decide(t(30));
-    assert_eq!(
-        first.status.phase,
-        Some(crate::api::Phase::AwaitingApproval)
-    );
-    assert_eq!(
-        second.status, third.status,
-        "a no-op reconcile must not rewrite status"
-    );
+    assert_eq!(first.status.phase, Some(crate::api::Phase::AwaitingApproval));
+    assert_eq!(second.status, third.status, "a no-op reconcile must not rewrite status");
 }
 
 #[test]
@@ -186,14 +175,7 @@ fn success_validates_then_resolves() {
     let mut w = world();
     w.drive_to_first_step();
     let mut st = w.status().clone();
-    step_started(
-        &mut st,
-        0,
-        Change::default(),
-        false,
-        "Deployment/checkout",
-        t(4),
-    );
+    step_started(&mut st, 0, Change::default(), false, "Deployment/checkout", t(4));
     let pb = match &w.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.clone(),
         _ => unreachable!(),
@@ -224,10 +206,7 @@ fn success_validates_then_resolves() {
         AfterMeasure::Resolved
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Resolved));
-    assert_eq!(
-        st.postmortem.as_ref().unwrap().due_by,
-        t(10) + Duration::hours(48)
-    );
+    assert_eq!(st.postmortem.as_ref().unwrap().due_by, t(10) + Duration::hours(48));
     assert!(st
         .conditions
         .iter()
@@ -277,9 +256,7 @@ fn failed_validation_runs_the_next_step_then_escalates_and_asks_for_revert() {
     step_succeeded(&mut st, 1, &outcome("scaled"), v, Some(1), t(9));
     assert_eq!(
         record_measurements(&mut st, v, &bad, Some(1), t(10)),
-        AfterMeasure::Failed {
-            revert_step: Some(1)
-        }
+        AfterMeasure::Failed { revert_step: Some(1) }
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
     assert!(st
@@ -295,23 +272,12 @@ fn a_refused_step_fails_at_once_and_a_transient_one_retries() {
     let mut w = world();
     w.drive_to_first_step();
     let mut st = w.status().clone();
-    step_failed(
-        &mut st,
-        0,
-        &ActionError::Transient("timeout".into()),
-        2,
-        Some(1),
-        t(4),
-    );
+    step_failed(&mut st, 0, &ActionError::Transient("timeout".into()), 2, Some(1), t(4));
     assert_eq!(st.steps[0].state, StepState::Pending);
     assert_eq!(st.steps[0].attempts, 1);
     assert_eq!(st.steps[0].retry_after, Some(t(9)));
     w.incident.status = Some(st);
-    assert_eq!(
-        w.decide(t(5)).next,
-        Next::Nothing,
-        "waits for the retry time"
-    );
+    assert_eq!(w.decide(t(5)).next, Next::Nothing, "waits for the retry time");
     assert_eq!(w.decide(t(9)).next, Next::StartStep(0));
     let mut st = w.status().clone();
     step_failed(
@@ -323,19 +289,8 @@ fn a_refused_step_fails_at_once_and_a_transient_one_retries() {
         t(10),
     );
     assert_eq!(st.steps[0].state, StepState::Failed, "attempts are limited");
-    assert_eq!(
-        st.phase,
-        Some(crate::api::Phase::Mitigating),
-        "the next step follows"
-    );
-    step_failed(
-        &mut st,
-        1,
-        &ActionError::Refused("no".into()),
-        2,
-        Some(1),
-        t(11),
-    );
+    assert_eq!(st.phase, Some(crate::api::Phase::Mitigating), "the next step follows");
+    step_failed(&mut st, 1, &ActionError::Refused("no".into()), 2, Some(1), t(11));
     assert_eq!(st.steps[1].state, StepState::Failed);
     assert_eq!(st.steps[1].attempts, 1);
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
@@ -348,30 +303,13 @@ fn dry_run_records_every_step_and_changes_nothing() {
     assert_eq!(w.drive_to_first_step().next, Next::StartStep(0));
     let mut st = w.status().clone();
     step_started(&mut st, 0, Change::default(), true, "x", t(4));
-    step_succeeded(
-        &mut st,
-        0,
-        &outcome("dry-run: would roll back"),
-        None,
-        Some(1),
-        t(5),
-    );
+    step_succeeded(&mut st, 0, &outcome("dry-run: would roll back"), None, Some(1), t(5));
     assert_eq!(st.phase, Some(crate::api::Phase::Mitigating));
     step_started(&mut st, 1, Change::default(), true, "x", t(6));
-    step_succeeded(
-        &mut st,
-        1,
-        &outcome("dry-run: would scale"),
-        None,
-        Some(1),
-        t(7),
-    );
+    step_succeeded(&mut st, 1, &outcome("dry-run: would scale"), None, Some(1), t(7));
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
     assert!(st.steps.iter().all(|s| s.dry_run));
-    assert!(st
-        .timeline
-        .iter()
-        .any(|e| e.message.contains("would roll back")));
+    assert!(st.timeline.iter().any(|e| e.message.contains("would roll back")));
 }
 
 fn other(name: &str, created: i64, phase: crate::api::Phase) -> OtherIncident {
@@ -417,18 +355,8 @@ fn cooldown_and_the_concurrency_limit_make_it_wait() {
     w.decide(t(1));
     w.decide(t(2));
     assert_eq!(w.decide(t(3)).next, Next::Nothing);
-    assert!(w
-        .status()
-        .timeline
-        .last()
-        .unwrap()
-        .message
-        .starts_with("cooldown"));
-    assert_eq!(
-        w.decide(t(241)).next,
-        Next::StartStep(0),
-        "after 5 minutes it may act"
-    );
+    assert!(w.status().timeline.last().unwrap().message.starts_with("cooldown"));
+    assert_eq!(w.decide(t(241)).next, Next::StartStep(0), "after 5 minutes it may act");
 
     let mut w = world();
     let mut busy = other("elsewhere", -600, crate::api::Phase::Mitigating);
@@ -449,17 +377,10 @@ fn cooldown_and_the_concurrency_limit_make_it_wait() {
 #[test]
 fn no_playbook_escalates_with_the_reason() {
     let mut w = world();
-    w.playbook =
-        PlaybookLookup::Missing("no Playbook in namespace shop selects Deployment/checkout".into());
+    w.playbook = PlaybookLookup::Missing("no Playbook in namespace shop selects Deployment/checkout".into());
     w.drive_to_first_step();
     assert_eq!(w.status().phase, Some(crate::api::Phase::Escalated));
-    assert!(w
-        .status()
-        .timeline
-        .last()
-        .unwrap()
-        .message
-        .contains("no Playbook"));
+    assert!(w.status().timeline.last().unwrap().message.contains("no Playbook"));
 }
 
 #[test]
@@ -477,10 +398,7 @@ fn severity_escalates_with_a_reason_and_never_silently_drops() {
         .iter()
         .find(|e| e.type_ == "SeverityChanged")
         .unwrap();
-    assert_eq!(
-        entry.message,
-        "severity Major → Critical: 0/3 endpoints ready"
-    );
+    assert_eq!(entry.message, "severity Major → Critical: 0/3 endpoints ready");
     w.verdict.severity = Severity::Minor;
     w.decide(t(30));
     assert_eq!(w.status().severity, Some(Severity::Critical));

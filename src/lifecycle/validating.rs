@@ -2,9 +2,7 @@
 
 use super::set_phase;
 use super::steps::advance_or_escalate;
-use crate::api::{
-    set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus,
-};
+use crate::api::{set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus};
 use crate::duration::parse_duration;
 use crate::timeline::record;
 use crate::validation::analysis::{self, Limits, MeasurementResult, Verdict};
@@ -25,12 +23,7 @@ fn checks_of(spec: Option<&ValidationSpec>) -> Vec<String> {
 }
 
 /// Starts validating after a step.
-pub fn start_validation(
-    st: &mut IncidentStatus,
-    step_index: usize,
-    spec: Option<&ValidationSpec>,
-    now: DateTime<Utc>,
-) {
+pub fn start_validation(st: &mut IncidentStatus, step_index: usize, spec: Option<&ValidationSpec>, now: DateTime<Utc>) {
     let delay = spec
         .and_then(|s| s.initial_delay.as_deref())
         .and_then(|d| parse_duration(d).ok())

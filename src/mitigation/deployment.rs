@@ -21,10 +21,7 @@ pub async fn get(ctx: &ActionContext<'_>) -> Result<Deployment, ActionError> {
 }
 
 /// The ReplicaSets the Deployment owns.
-pub async fn replica_sets(
-    ctx: &ActionContext<'_>,
-    deployment: &Deployment,
-) -> Result<Vec<ReplicaSet>, ActionError> {
+pub async fn replica_sets(ctx: &ActionContext<'_>, deployment: &Deployment) -> Result<Vec<ReplicaSet>, ActionError> {
     let selector = deployment
         .spec
         .as_ref()
@@ -39,19 +36,12 @@ pub async fn replica_sets(
     Ok(list
         .items
         .into_iter()
-        .filter(|rs| {
-            rs.owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == uid.as_ref())
-        })
+        .filter(|rs| rs.owner_references().iter().any(|o| Some(&o.uid) == uid.as_ref()))
         .collect())
 }
 
 /// Sends a patch to the Deployment, as a server-side dry-run when the step is one.
-pub async fn patch(
-    ctx: &ActionContext<'_>,
-    patch: Patch<serde_json::Value>,
-) -> Result<Deployment, ActionError> {
+pub async fn patch(ctx: &ActionContext<'_>, patch: Patch<serde_json::Value>) -> Result<Deployment, ActionError> {
     let api = Api::<Deployment>::namespaced(ctx.client.clone(), ctx.namespace);
     let mut params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),

@@ -53,9 +53,7 @@ impl ActionError {
     /// Classifies a Kubernetes API error.
     pub fn from_kube(what: &str, err: kube::Error) -> Self {
         match &err {
-            kube::Error::Api(status)
-                if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) =>
-            {
+            kube::Error::Api(status) if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) => {
                 ActionError::Transient(format!("{what}: {err}"))
             }
             kube::Error::Api(_) => ActionError::Permanent(format!("{what}: {err}")),
@@ -90,22 +88,14 @@ pub trait MitigationAction: Send + Sync {
     /// Decides the change to make from the target's current state, without changing anything.
     async fn plan(&self, ctx: &ActionContext<'_>) -> Result<Change, ActionError>;
     /// Makes the intended change unless it is already in place.
-    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change)
-        -> Result<Outcome, ActionError>;
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError>;
     /// Whether `revert` can undo this action.
     fn can_revert(&self) -> bool {
         false
     }
     /// Undoes an applied change.
-    async fn revert(
-        &self,
-        _ctx: &ActionContext<'_>,
-        _applied: &Change,
-    ) -> Result<Outcome, ActionError> {
-        Err(ActionError::Refused(format!(
-            "{} cannot be reverted",
-            self.name()
-        )))
+    async fn revert(&self, _ctx: &ActionContext<'_>, _applied: &Change) -> Result<Outcome, ActionError> {
+        Err(ActionError::Refused(format!("{} cannot be reverted", self.name())))
     }
 }
 

@@ -38,14 +38,11 @@ impl MitigationAction for RestartDeployment {
         })
     }
 
-    async fn apply(
-        &self,
-        ctx: &ActionContext<'_>,
-        intent: &Change,
-    ) -> Result<Outcome, ActionError> {
-        let stamp = intent.restarted_at.clone().ok_or_else(|| {
-            ActionError::Permanent("the recorded intent has no restartedAt value".to_string())
-        })?;
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
+        let stamp = intent
+            .restarted_at
+            .clone()
+            .ok_or_else(|| ActionError::Permanent("the recorded intent has no restartedAt value".to_string()))?;
         let current = deployment::get(ctx).await?;
         let applied = current
             .spec
@@ -61,8 +58,7 @@ impl MitigationAction for RestartDeployment {
                 change: intent.clone(),
             });
         }
-        let body =
-            json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
+        let body = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
         deployment::patch(ctx, Patch::Merge(body)).await?;
         Ok(Outcome {
             message: would(

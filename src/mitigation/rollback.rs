@@ -3,9 +3,7 @@
 use super::deployment::{self, would};
 use super::{ActionContext, ActionError, MitigationAction, Outcome};
 use crate::api::{Change, SafetySpec, StepSpec, TargetKind};
-use crate::kubeutil::{
-    pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION,
-};
+use crate::kubeutil::{pod_failure, revision_of, template_build, template_images, CHANGE_CAUSE_ANNOTATION};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
@@ -63,9 +61,7 @@ impl MitigationAction for RollbackDeployment {
         let replica_sets = deployment::replica_sets(ctx, &deployment).await?;
         let current = current_template(&deployment)
             .map(template_without_hash)
-            .ok_or_else(|| {
-                ActionError::Refused("the Deployment has no pod template".to_string())
-            })?;
+            .ok_or_else(|| ActionError::Refused("the Deployment has no pod template".to_string()))?;
         let current_rs = replica_sets
             .iter()
             .filter(|rs| rs_template(rs).map(template_without_hash).as_ref() == Some(&current))
@@ -74,9 +70,15 @@ impl MitigationAction for RollbackDeployment {
             .map(|rs| revision_of(&rs.metadata))
             .unwrap_or_else(|| revision_of(&deployment.metadata));
         let target = match ctx.step.to_revision {
-            Some(wanted) => replica_sets.iter().find(|rs| revision_of(&rs.metadata) == wanted).ok_or_else(|| {
-                ActionError::Refused(format!("revision {wanted} of Deployment {} does not exist", ctx.target.name))
-            })?,
+            Some(wanted) => replica_sets
+                .iter()
+                .find(|rs| revision_of(&rs.metadata) == wanted)
+                .ok_or_else(|| {
+                    ActionError::Refused(format!(
+                        "revision {wanted} of Deployment {} does not exist",
+                        ctx.target.name
+                    ))
+                })?,
             None => replica_sets
                 .iter()
                 .filter(|rs| revision_of(&rs.metadata) < current_revision)
@@ -89,9 +91,8 @@ impl MitigationAction for RollbackDeployment {
                 })?,
         };
         let target_revision = revision_of(&target.metadata);
-        let target_template = rs_template(target).ok_or_else(|| {
-            ActionError::Refused("the target revision has no pod template".to_string())
-        })?;
+        let target_template = rs_template(target)
+            .ok_or_else(|| ActionError::Refused("the target revision has no pod template".to_string()))?;
         if template_without_hash(target_template) == current {
             return Err(ActionError::Refused(format!(
                 "revision {target_revision} is the one currently deployed (and failing); rolling back to it changes nothing"
@@ -115,14 +116,11 @@ impl MitigationAction for RollbackDeployment {
         })
     }
 
-    async fn apply(
-        &self,
-        ctx: &ActionContext<'_>,
-        intent: &Change,
-    ) -> Result<Outcome, ActionError> {
-        let hash = intent.to_template_hash.as_deref().ok_or_else(|| {
-            ActionError::Permanent("the recorded intent has no template hash".to_string())
-        })?;
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
+        let hash = intent
+            .to_template_hash
+            .as_deref()
+            .ok_or_else(|| ActionError::Permanent("the recorded intent has no template hash".to_string()))?;
         let deployment = deployment::get(ctx).await?;
         let replica_sets = deployment::replica_sets(ctx, &deployment).await?;
         let target = replica_sets
@@ -143,22 +141,14 @@ impl MitigationAction for RollbackDeployment {
             intent.to_revision.unwrap_or_default(),
             intent.to_images.join(", ")
         );
-        if current_template(&deployment)
-            .map(template_without_hash)
-            .as_ref()
-            == Some(&wanted)
-        {
+        if current_template(&deployment).map(template_without_hash).as_ref() == Some(&wanted) {
             return Ok(Outcome {
                 message: format!("already rolled back from {summary}; nothing sent"),
                 already_applied: true,
                 change: intent.clone(),
             });
         }
-        let resource_version = deployment
-            .metadata
-            .resource_version
-            .clone()
-            .unwrap_or_default();
+        let resource_version = deployment.metadata.resource_version.clone().unwrap_or_default();
         let cause = format!(
             "dontpanic: rollback to revision {} for incident {}/{}",
             intent.to_revision.unwrap_or_default(),
@@ -186,10 +176,7 @@ impl MitigationAction for RollbackDeployment {
 }
 
 /// A reason when the target revision's own pods are failing right now.
-async fn failing_pods_of(
-    ctx: &ActionContext<'_>,
-    rs: &ReplicaSet,
-) -> Result<Option<String>, ActionError> {
+async fn failing_pods_of(ctx: &ActionContext<'_>, rs: &ReplicaSet) -> Result<Option<String>, ActionError> {
     let Some(hash) = rs_hash(rs) else {
         return Ok(None);
     };
@@ -206,13 +193,7 @@ async fn failing_pods_of(
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter_map(|p| {
-            pod_failure(p).map(|f| {
-                format!(
-                    "{} {}",
-                    p.metadata.name.clone().unwrap_or_default(),
-                    f.reason()
-                )
-            })
+            pod_failure(p).map(|f| format!("{} {}", p.metadata.name.clone().unwrap_or_default(), f.reason()))
         })
         .collect();
     let total = pods.items.len();

@@ -69,14 +69,10 @@ impl MitigationAction for ScaleDeployment {
         })
     }
 
-    async fn apply(
-        &self,
-        ctx: &ActionContext<'_>,
-        intent: &Change,
-    ) -> Result<Outcome, ActionError> {
-        let to = intent.to_replicas.ok_or_else(|| {
-            ActionError::Permanent("the recorded intent has no replica count".into())
-        })?;
+    async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
+        let to = intent
+            .to_replicas
+            .ok_or_else(|| ActionError::Permanent("the recorded intent has no replica count".into()))?;
         let d = deployment::get(ctx).await?;
         let from = intent.from_replicas.unwrap_or_else(|| current_replicas(&d));
         if current_replicas(&d) == to {
@@ -102,11 +98,7 @@ impl MitigationAction for ScaleDeployment {
         true
     }
 
-    async fn revert(
-        &self,
-        ctx: &ActionContext<'_>,
-        applied: &Change,
-    ) -> Result<Outcome, ActionError> {
+    async fn revert(&self, ctx: &ActionContext<'_>, applied: &Change) -> Result<Outcome, ActionError> {
         let (Some(from), Some(to)) = (applied.from_replicas, applied.to_replicas) else {
             return Err(ActionError::Permanent(
                 "the applied change has no replica counts to revert".into(),

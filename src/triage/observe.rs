@@ -30,9 +30,7 @@ impl WorkloadObservation {
         self.deployment.is_some() || self.stateful_set.is_some()
     }
 
-    fn pod_selector(
-        &self,
-    ) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> {
+    fn pod_selector(&self) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> {
         self.deployment
             .as_ref()
             .and_then(|d| d.spec.as_ref())
@@ -48,17 +46,11 @@ impl WorkloadObservation {
 
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn bounded<T>(
-    what: &str,
-    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
-) -> Result<T, String> {
+async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
     match tokio::time::timeout(READ_TIMEOUT, fut).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(format!("{what}: {err}")),
-        Err(_) => Err(format!(
-            "{what}: timed out after {}s",
-            READ_TIMEOUT.as_secs()
-        )),
+        Err(_) => Err(format!("{what}: timed out after {}s", READ_TIMEOUT.as_secs())),
     }
 }
 
@@ -98,9 +90,7 @@ pub async fn observe_workload(
         bounded("pods", pods_api.list(&lp)),
         async {
             if is_deployment {
-                bounded("replicasets", rs_api.list(&lp))
-                    .await
-                    .map(|l| l.items)
+                bounded("replicasets", rs_api.list(&lp)).await.map(|l| l.items)
             } else {
                 Ok(Vec::new())
             }
@@ -113,11 +103,7 @@ pub async fn observe_workload(
         Ok(items) => {
             obs.replica_sets = items
                 .into_iter()
-                .filter(|rs| {
-                    rs.owner_references()
-                        .iter()
-                        .any(|o| Some(&o.uid) == owner_uid.as_ref())
-                })
+                .filter(|rs| rs.owner_references().iter().any(|o| Some(&o.uid) == owner_uid.as_ref()))
                 .collect()
         }
         Err(e) => obs.notes.push(e),
@@ -153,12 +139,7 @@ pub async fn observe_workload(
             obs.warning_events = list
                 .items
                 .into_iter()
-                .filter(|e| {
-                    e.involved_object
-                        .name
-                        .as_ref()
-                        .is_some_and(|n| involved.contains(n))
-                })
+                .filter(|e| e.involved_object.name.as_ref().is_some_and(|n| involved.contains(n)))
                 .collect()
         }
         Err(e) => obs.notes.push(e),
@@ -171,14 +152,9 @@ pub async fn observe_workload(
         .collect();
     let nodes_api = Api::<Node>::all(client.clone());
     let slices_api = Api::<EndpointSlice>::namespaced(client.clone(), namespace);
-    let node_reads = futures::future::join_all(
-        node_names
-            .iter()
-            .map(|n| bounded("node", nodes_api.get_opt(n))),
-    );
+    let node_reads = futures::future::join_all(node_names.iter().map(|n| bounded("node", nodes_api.get_opt(n))));
     let slice_reads = futures::future::join_all(obs.services.iter().map(|svc| {
-        let lp =
-            ListParams::default().labels(&format!("kubernetes.io/service-name={}", svc.name_any()));
+        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", svc.name_any()));
         let api = slices_api.clone();
         async move { bounded("endpointslices", api.list(&lp)).await }
     }));

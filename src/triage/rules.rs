@@ -21,8 +21,7 @@ pub fn classify(
     human: Option<Severity>,
     rule_errors: &mut Vec<String>,
 ) -> Verdict {
-    let triaged = playbook_verdict(signals, playbook_rules, rule_errors)
-        .unwrap_or_else(|| default_verdict(signals));
+    let triaged = playbook_verdict(signals, playbook_rules, rule_errors).unwrap_or_else(|| default_verdict(signals));
     match human {
         Some(severity) => Verdict {
             severity,
@@ -36,11 +35,7 @@ pub fn classify(
     }
 }
 
-fn playbook_verdict(
-    signals: &Signals,
-    rules: &[TriageRule],
-    errors: &mut Vec<String>,
-) -> Option<Verdict> {
+fn playbook_verdict(signals: &Signals, rules: &[TriageRule], errors: &mut Vec<String>) -> Option<Verdict> {
     if rules.is_empty() {
         return None;
     }
@@ -72,10 +67,7 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         return verdict(Severity::Critical, "target not found".to_string());
     }
     if s.server_down {
-        let state = s
-            .server_state
-            .clone()
-            .unwrap_or_else(|| "server down".to_string());
+        let state = s.server_state.clone().unwrap_or_else(|| "server down".to_string());
         return verdict(Severity::Critical, state);
     }
     let ratio = s.unavailable_ratio();
@@ -83,10 +75,7 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         .max(s.unavailable_replicas)
         .max(0);
     if s.services > 0 && s.ready_endpoints == 0 && s.desired_replicas > 0 {
-        return verdict(
-            Severity::Critical,
-            format!("0/{} endpoints ready", s.total_endpoints),
-        );
+        return verdict(Severity::Critical, format!("0/{} endpoints ready", s.total_endpoints));
     }
     if s.desired_replicas > 0 && ratio >= 0.9 {
         return verdict(
@@ -113,10 +102,7 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         );
     }
     if s.progress_deadline_exceeded {
-        return verdict(
-            Severity::Major,
-            "rollout exceeded its progress deadline".to_string(),
-        );
+        return verdict(Severity::Major, "rollout exceeded its progress deadline".to_string());
     }
     if unavailable > 0 {
         return verdict(
@@ -127,26 +113,14 @@ pub fn default_verdict(s: &Signals) -> Verdict {
     if s.crash_looping_pods > 0 || s.oom_killed_pods > 0 || s.image_pull_failing_pods > 0 {
         return verdict(
             Severity::Medium,
-            format!(
-                "{} pod(s) failing while the service still answers",
-                s.failing_pods()
-            ),
+            format!("{} pod(s) failing while the service still answers", s.failing_pods()),
         );
     }
     if !s.metrics_off.is_empty() {
-        return verdict(
-            Severity::Minor,
-            format!("signals off: {}", s.metrics_off.join(", ")),
-        );
+        return verdict(Severity::Minor, format!("signals off: {}", s.metrics_off.join(", ")));
     }
     if s.warning_events > 0 {
-        return verdict(
-            Severity::Minor,
-            format!("{} recent warning event(s)", s.warning_events),
-        );
+        return verdict(Severity::Minor, format!("{} recent warning event(s)", s.warning_events));
     }
-    verdict(
-        Severity::Minor,
-        "no visible effect on the target".to_string(),
-    )
+    verdict(Severity::Minor, "no visible effect on the target".to_string())
 }

@@ -28,6 +28,9 @@ pub struct Signals {
     pub ready_endpoints: i32,
     pub total_endpoints: i32,
     pub progress_deadline_exceeded: bool,
+    /// A rollout is still converging: the controller has not caught up with the spec, or old
+    /// pods are still being replaced.
+    pub rolling_out: bool,
     /// The newest ReplicaSet of a rollout has failing pods while an older revision exists.
     pub new_replica_set_failing: bool,
     pub warning_events: i32,
@@ -56,10 +59,7 @@ impl Signals {
 
     /// Pods failing in a way a user would notice.
     pub fn failing_pods(&self) -> i32 {
-        self.crash_looping_pods
-            + self.image_pull_failing_pods
-            + self.oom_killed_pods
-            + self.not_ready_pods
+        self.crash_looping_pods + self.image_pull_failing_pods + self.oom_killed_pods + self.not_ready_pods
     }
 
     /// The variables Playbook rules may use.
@@ -74,10 +74,7 @@ impl Signals {
         num("unavailableReplicas", f64::from(self.unavailable_replicas));
         num("unavailableRatio", self.unavailable_ratio());
         num("crashLoopingPods", f64::from(self.crash_looping_pods));
-        num(
-            "imagePullFailingPods",
-            f64::from(self.image_pull_failing_pods),
-        );
+        num("imagePullFailingPods", f64::from(self.image_pull_failing_pods));
         num("oomKilledPods", f64::from(self.oom_killed_pods));
         num("notReadyPods", f64::from(self.not_ready_pods));
         num("failingPods", f64::from(self.failing_pods()));
@@ -95,10 +92,7 @@ impl Signals {
             "progressDeadlineExceeded".into(),
             Value::Bool(self.progress_deadline_exceeded),
         );
-        vars.insert(
-            "newReplicaSetFailing".into(),
-            Value::Bool(self.new_replica_set_failing),
-        );
+        vars.insert("newReplicaSetFailing".into(), Value::Bool(self.new_replica_set_failing));
         vars.insert("serverDown".into(), Value::Bool(self.server_down));
         vars
     }

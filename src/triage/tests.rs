@@ -52,10 +52,7 @@ impl Fixture {
 }
 
 pub(crate) fn load(name: &str) -> Fixture {
-    let path = format!(
-        "{}/tests/fixtures/triage/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/triage/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -19,10 +19,11 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
         s.available_replicas = status.available_replicas.unwrap_or(0);
         s.unavailable_replicas = status.unavailable_replicas.unwrap_or(0);
         s.updated_replicas = status.updated_replicas.unwrap_or(0);
+        s.rolling_out = status.observed_generation < d.metadata.generation
+            || s.updated_replicas < s.desired_replicas
+            || status.replicas.unwrap_or(0) > s.desired_replicas;
         s.progress_deadline_exceeded = status.conditions.unwrap_or_default().iter().any(|c| {
-            c.type_ == "Progressing"
-                && c.status == "False"
-                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+            c.type_ == "Progressing" && c.status == "False" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
         });
     }
     if let Some(st) = &obs.stateful_set {
@@ -49,20 +50,12 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
         }
     }
     s.hosting_nodes = obs.nodes.len() as i32;
-    s.not_ready_nodes = obs
-        .nodes
-        .iter()
-        .filter(|n| !crate::kubeutil::node_ready(n))
-        .count() as i32;
+    s.not_ready_nodes = obs.nodes.iter().filter(|n| !crate::kubeutil::node_ready(n)).count() as i32;
     s.services = obs.services.len() as i32;
     for slice in &obs.endpoint_slices {
         for endpoint in &slice.endpoints {
             s.total_endpoints += 1;
-            let ready = endpoint
-                .conditions
-                .as_ref()
-                .and_then(|c| c.ready)
-                .unwrap_or(true);
+            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             if ready {
                 s.ready_endpoints += 1;
             }
@@ -75,11 +68,7 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
 
 /// True when the newest ReplicaSet has failing pods and an older revision exists to go back to.
 fn new_replica_set_failing(obs: &WorkloadObservation) -> bool {
-    let Some(newest) = obs
-        .replica_sets
-        .iter()
-        .max_by_key(|rs| revision_of(&rs.metadata))
-    else {
+    let Some(newest) = obs.replica_sets.iter().max_by_key(|rs| revision_of(&rs.metadata)) else {
         return false;
     };
     if obs.replica_sets.len() < 2 {
@@ -93,12 +82,7 @@ fn new_replica_set_failing(obs: &WorkloadObservation) -> bool {
         .cloned();
     obs.pods.iter().any(|pod| {
         pod.metadata.deletion_timestamp.is_none()
-            && pod
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("pod-template-hash"))
-                == hash.as_ref()
+            && pod.metadata.labels.as_ref().and_then(|l| l.get("pod-template-hash")) == hash.as_ref()
             && pod_failure(pod).is_some()
     })
 }

@@ -75,12 +75,7 @@ impl Limits {
 }
 
 /// Adds a measurement to a check and returns the check's verdict so far.
-pub fn record(
-    check: &mut CheckStatus,
-    result: &MeasurementResult,
-    limits: &Limits,
-    now: DateTime<Utc>,
-) -> Verdict {
+pub fn record(check: &mut CheckStatus, result: &MeasurementResult, limits: &Limits, now: DateTime<Utc>) -> Verdict {
     if Verdict::parse(&check.phase).is_final() {
         return Verdict::parse(&check.phase);
     }
@@ -209,10 +204,7 @@ mod tests {
 
     #[test]
     fn succeeds_after_count_without_failures() {
-        assert_eq!(
-            run(limits(3, 0, 0, None), &[Successful, Successful]),
-            Running
-        );
+        assert_eq!(run(limits(3, 0, 0, None), &[Successful, Successful]), Running);
         assert_eq!(
             run(limits(3, 0, 0, None), &[Successful, Successful, Successful]),
             Successful
@@ -234,16 +226,10 @@ mod tests {
     fn inconclusive_never_counts_as_success() {
         assert_eq!(run(limits(3, 0, 0, None), &[Inconclusive]), Inconclusive);
         assert_eq!(
-            run(
-                limits(3, 0, 2, None),
-                &[Inconclusive, Inconclusive, Inconclusive]
-            ),
+            run(limits(3, 0, 2, None), &[Inconclusive, Inconclusive, Inconclusive]),
             Inconclusive
         );
-        assert_eq!(
-            run(limits(2, 0, 5, None), &[Inconclusive, Inconclusive]),
-            Inconclusive
-        );
+        assert_eq!(run(limits(2, 0, 5, None), &[Inconclusive, Inconclusive]), Inconclusive);
     }
 
     #[test]
@@ -252,22 +238,13 @@ mod tests {
             run(limits(10, 5, 0, Some(2)), &[Failed, Successful, Successful]),
             Successful
         );
-        assert_eq!(
-            run(limits(3, 5, 0, Some(3)), &[Successful, Failed, Successful]),
-            Failed
-        );
+        assert_eq!(run(limits(3, 5, 0, Some(3)), &[Successful, Failed, Successful]), Failed);
     }
 
     #[test]
     fn errors_beyond_the_consecutive_limit_err() {
-        assert_eq!(
-            run(limits(10, 0, 0, None), &[Error, Error, Error, Error]),
-            Running
-        );
-        assert_eq!(
-            run(limits(10, 0, 0, None), &[Error, Error, Error, Error, Error]),
-            Error
-        );
+        assert_eq!(run(limits(10, 0, 0, None), &[Error, Error, Error, Error]), Running);
+        assert_eq!(run(limits(10, 0, 0, None), &[Error, Error, Error, Error, Error]), Error);
     }
 
     #[test]

@@ -34,25 +34,14 @@ impl MetricProvider for HttpProvider<'_> {
         let status = response.status().as_u16();
         let body = match response.bytes().await {
             Ok(b) => String::from_utf8_lossy(&b[..b.len().min(MAX_BODY)]).into_owned(),
-            Err(e) => {
-                return fail(
-                    format!("reading the body failed: {e}"),
-                    Some(status.to_string()),
-                )
-            }
+            Err(e) => return fail(format!("reading the body failed: {e}"), Some(status.to_string())),
         };
         if status != expected {
-            return fail(
-                format!("status {status}, want {expected}"),
-                Some(status.to_string()),
-            );
+            return fail(format!("status {status}, want {expected}"), Some(status.to_string()));
         }
         if let Some(needle) = &self.spec.body_contains {
             if !body.contains(needle.as_str()) {
-                return fail(
-                    format!("body does not contain {needle:?}"),
-                    Some(status.to_string()),
-                );
+                return fail(format!("body does not contain {needle:?}"), Some(status.to_string()));
             }
         }
         MeasurementResult {

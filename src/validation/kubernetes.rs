@@ -44,10 +44,7 @@ impl MetricProvider for KubernetesProvider<'_> {
         if let Some(min) = self.spec.min_ready_endpoints {
             values.push(format!("{} ready endpoints", s.ready_endpoints));
             if s.ready_endpoints < min {
-                failures.push(format!(
-                    "{} ready endpoints, want at least {min}",
-                    s.ready_endpoints
-                ));
+                failures.push(format!("{} ready endpoints, want at least {min}", s.ready_endpoints));
             }
         }
         MeasurementResult {

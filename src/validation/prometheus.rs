@@ -39,20 +39,14 @@ pub async fn instant_query(
     creds: &Credentials,
 ) -> Result<QueryResult, String> {
     let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
-    let mut request = http
-        .get(&url)
-        .query(&[("query", query)])
-        .timeout(QUERY_TIMEOUT);
+    let mut request = http.get(&url).query(&[("query", query)]).timeout(QUERY_TIMEOUT);
     if let Some(token) = &creds.bearer {
         request = request.bearer_auth(token);
     }
     if let Some((user, pass)) = &creds.basic {
         request = request.basic_auth(user, Some(pass));
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("querying {url}: {e}"))?;
+    let response = request.send().await.map_err(|e| format!("querying {url}: {e}"))?;
     let status = response.status();
     let body: Json = response
         .json()
@@ -68,10 +62,7 @@ pub async fn instant_query(
 }
 
 fn parse_number(v: &Json) -> Result<f64, String> {
-    let text = v
-        .get(1)
-        .and_then(Json::as_str)
-        .ok_or("a sample without a value")?;
+    let text = v.get(1).and_then(Json::as_str).ok_or("a sample without a value")?;
     text.parse::<f64>()
         .map_err(|_| format!("sample value {text:?} is not a number"))
 }
@@ -153,10 +144,7 @@ pub fn judge(result: &QueryResult, success: &str, failure: Option<&str>) -> Meas
     }
 }
 
-async fn credentials(
-    ctx: &ProviderContext<'_>,
-    auth: &PrometheusAuth,
-) -> Result<Credentials, String> {
+async fn credentials(ctx: &ProviderContext<'_>, auth: &PrometheusAuth) -> Result<Credentials, String> {
     let secret = Api::<Secret>::namespaced(ctx.client.clone(), ctx.namespace)
         .get(&auth.secret_name)
         .await
@@ -186,7 +174,9 @@ impl MetricProvider for PrometheusProvider<'_> {
             message: Some(m),
         };
         let Some(base) = self.spec.address.as_deref().or(ctx.default_prometheus_url) else {
-            return error("no Prometheus address: set prometheus.address or run the operator with --prometheus-url".into());
+            return error(
+                "no Prometheus address: set prometheus.address or run the operator with --prometheus-url".into(),
+            );
         };
         let creds = match &self.spec.auth {
             Some(auth) => match credentials(ctx, auth).await {
@@ -229,30 +219,15 @@ mod tests {
             Verdict::Failed
         );
         assert_eq!(
-            judge(
-                &QueryResult::Scalar(0.1),
-                "result < 0.05",
-                Some("result > 0.2")
-            )
-            .verdict,
+            judge(&QueryResult::Scalar(0.1), "result < 0.05", Some("result > 0.2")).verdict,
             Verdict::Inconclusive
         );
         assert_eq!(
-            judge(
-                &QueryResult::Scalar(0.3),
-                "result < 0.05",
-                Some("result > 0.2")
-            )
-            .verdict,
+            judge(&QueryResult::Scalar(0.3), "result < 0.05", Some("result > 0.2")).verdict,
             Verdict::Failed
         );
         assert_eq!(
-            judge(
-                &QueryResult::Vector(vec![0.01, 0.02]),
-                "all(result, {# < 0.05})",
-                None
-            )
-            .verdict,
+            judge(&QueryResult::Vector(vec![0.01, 0.02]), "all(result, {# < 0.05})", None).verdict,
             Verdict::Successful
         );
         assert_eq!(
@@ -263,11 +238,9 @@ mod tests {
 
     #[test]
     fn parses_prometheus_answers() {
-        let vector: Json = serde_json::json!({"resultType": "vector", "result": [{"metric": {}, "value": [1.0, "0.25"]}]});
-        assert_eq!(
-            parse_result(&vector).unwrap(),
-            QueryResult::Vector(vec![0.25])
-        );
+        let vector: Json =
+            serde_json::json!({"resultType": "vector", "result": [{"metric": {}, "value": [1.0, "0.25"]}]});
+        assert_eq!(parse_result(&vector).unwrap(), QueryResult::Vector(vec![0.25]));
         let empty: Json = serde_json::json!({"resultType": "vector", "result": []});
         assert_eq!(parse_result(&empty).unwrap(), QueryResult::Empty);
         let scalar: Json = serde_json::json!({"resultType": "scalar", "result": [1.0, "3"]});

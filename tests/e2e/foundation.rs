@@ -27,42 +27,26 @@ async fn the_example_incident_is_detected_with_status_and_an_event() {
     let ns = TestNamespace::new("dp-example").await;
     let _op = Operator::start(&ns.name, &[]);
     let path = repo().join("examples/incident.yaml");
-    let (ok, _, err) = kubectl(
-        &["apply", "-n", &ns.name, "-f", path.to_str().unwrap()],
-        None,
-    );
+    let (ok, _, err) = kubectl(&["apply", "-n", &ns.name, "-f", path.to_str().unwrap()], None);
     assert!(ok, "kubectl apply failed: {err}");
     let api = ns.api::<Incident>();
-    let status = eventually(
-        "status.phase and a Detected entry",
-        Duration::from_secs(20),
-        || {
-            let api = api.clone();
-            async move {
-                let inc = api.get("checkout-500").await.map_err(|e| e.to_string())?;
-                let st = inc.status.clone().unwrap_or_default();
-                let detected = st.timeline.iter().any(|e| e.type_ == "Detected");
-                if st.phase.is_some()
-                    && detected
-                    && st.observed_generation == inc.metadata.generation
-                {
-                    Ok(st)
-                } else {
-                    Err(format!("{st:?}"))
-                }
+    let status = eventually("status.phase and a Detected entry", Duration::from_secs(20), || {
+        let api = api.clone();
+        async move {
+            let inc = api.get("checkout-500").await.map_err(|e| e.to_string())?;
+            let st = inc.status.clone().unwrap_or_default();
+            let detected = st.timeline.iter().any(|e| e.type_ == "Detected");
+            if st.phase.is_some() && detected && st.observed_generation == inc.metadata.generation {
+                Ok(st)
+            } else {
+                Err(format!("{st:?}"))
             }
-        },
-    )
+        }
+    })
     .await;
     assert!(status.timeline[0].message.contains("checkout returns 500"));
     // No app and no Playbook in this namespace: the operator says so and escalates.
-    let status = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Escalated,
-        Duration::from_secs(30),
-    )
-    .await;
+    let status = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(30)).await;
     assert!(
         timeline_text(&status).contains("no Playbook"),
         "{}",
@@ -82,19 +66,13 @@ async fn the_example_incident_is_detected_with_status_and_an_event() {
         None,
     );
     assert!(ok);
-    assert!(
-        out.contains("Triaging") && out.contains("Escalated"),
-        "events: {out}"
-    );
+    assert!(out.contains("Triaging") && out.contains("Escalated"), "events: {out}");
 }
 
 fn apply_expect_rejection(ns: &str, yaml: &str, field: &str) {
     let (ok, _, err) = kubectl(&["apply", "-n", ns, "-f", "-"], Some(yaml));
     assert!(!ok, "the API server accepted an invalid object:\n{yaml}");
-    assert!(
-        err.contains(field),
-        "the rejection does not name {field}: {err}"
-    );
+    assert!(err.contains(field), "the rejection does not name {field}: {err}");
 }
 
 #[tokio::test]
@@ -152,10 +130,7 @@ async fn an_unusable_playbook_is_not_ready_with_the_reason() {
                 .ok_or_else(|| "no Ready condition yet".to_string())
         }
     };
-    let bad = eventually("Ready on the bad Playbook", Duration::from_secs(20), || {
-        ready("bad")
-    })
-    .await;
+    let bad = eventually("Ready on the bad Playbook", Duration::from_secs(20), || ready("bad")).await;
     assert_eq!(bad.status, "False");
     assert_eq!(bad.reason, "UnknownAction");
     assert!(bad.message.contains("RebootTheWorld"), "{}", bad.message);
@@ -164,17 +139,8 @@ async fn an_unusable_playbook_is_not_ready_with_the_reason() {
         "{}",
         bad.message
     );
-    assert!(
-        bad.message.contains("exactly one provider"),
-        "{}",
-        bad.message
-    );
-    let good = eventually(
-        "Ready on the good Playbook",
-        Duration::from_secs(20),
-        || ready("web"),
-    )
-    .await;
+    assert!(bad.message.contains("exactly one provider"), "{}", bad.message);
+    let good = eventually("Ready on the good Playbook", Duration::from_secs(20), || ready("web")).await;
     assert_eq!(good.status, "True");
     let (ok, out, _) = kubectl(&["get", "playbooks", "-n", &ns.name], None);
     assert!(
@@ -188,10 +154,7 @@ async fn the_chart_service_account_can_do_its_job_and_nothing_more() {
     let sa = std::env::var("DONTPANIC_SERVICE_ACCOUNT")
         .unwrap_or_else(|_| "system:serviceaccount:dontpanic-system:dontpanic".into());
     let can = |verb: &str, resource: &str, ns: &str| {
-        let (_, out, _) = kubectl(
-            &["auth", "can-i", verb, resource, "-n", ns, "--as", &sa],
-            None,
-        );
+        let (_, out, _) = kubectl(&["auth", "can-i", verb, resource, "-n", ns, "--as", &sa], None);
         out.trim() == "yes"
     };
     assert!(can("patch", "deployments.apps", "default"));
@@ -204,9 +167,5 @@ async fn the_chart_service_account_can_do_its_job_and_nothing_more() {
     );
     assert!(!can("delete", "deployments.apps", "default"));
     assert!(!can("delete", "pods", "default"));
-    assert!(!can(
-        "create",
-        "clusterrolebindings.rbac.authorization.k8s.io",
-        ""
-    ));
+    assert!(!can("create", "clusterrolebindings.rbac.authorization.k8s.io", ""));
 }

@@ -24,8 +24,7 @@ pub fn repo() -> PathBuf {
 pub async fn admin_client() -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(env("KUBECONFIG"))
-            .expect("the testbed kubeconfig reads"),
+        kube::config::Kubeconfig::read_from(env("KUBECONFIG")).expect("the testbed kubeconfig reads"),
         &Default::default(),
     )
     .await
@@ -42,8 +41,7 @@ pub struct TestNamespace {
 impl TestNamespace {
     pub async fn new(prefix: &str) -> TestNamespace {
         let client = admin_client().await;
-        let suffix: u32 =
-            std::process::id() ^ (Instant::now().elapsed().subsec_nanos() ^ rand_u32());
+        let suffix: u32 = std::process::id() ^ (Instant::now().elapsed().subsec_nanos() ^ rand_u32());
         let name = format!("{prefix}-{:x}", suffix % 0xffffff);
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
         Api::<Namespace>::all(client.clone())
@@ -95,12 +93,7 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = cmd.spawn().expect("kubectl runs");
     if let Some(input) = stdin {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     } else {
         drop(child.stdin.take());
     }
@@ -134,8 +127,7 @@ impl Operator {
     }
 
     pub fn spawn(&mut self, more: &[&str]) {
-        let kubeconfig =
-            std::env::var("DONTPANIC_OPERATOR_KUBECONFIG").unwrap_or_else(|_| env("KUBECONFIG"));
+        let kubeconfig = std::env::var("DONTPANIC_OPERATOR_KUBECONFIG").unwrap_or_else(|_| env("KUBECONFIG"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -196,11 +188,7 @@ impl Drop for Operator {
     fn drop(&mut self) {
         self.kill();
         if std::thread::panicking() {
-            eprintln!(
-                "---- operator log {} ----\n{}",
-                self.log.display(),
-                self.logs()
-            );
+            eprintln!("---- operator log {} ----\n{}", self.log.display(), self.logs());
         }
     }
 }
@@ -225,21 +213,11 @@ where
 }
 
 pub async fn incident_status(ns: &TestNamespace, name: &str) -> IncidentStatus {
-    ns.api::<Incident>()
-        .get(name)
-        .await
-        .unwrap()
-        .status
-        .unwrap_or_default()
+    ns.api::<Incident>().get(name).await.unwrap().status.unwrap_or_default()
 }
 
 /// Waits until the Incident reaches `phase`.
-pub async fn wait_phase(
-    ns: &TestNamespace,
-    name: &str,
-    phase: Phase,
-    timeout: Duration,
-) -> IncidentStatus {
+pub async fn wait_phase(ns: &TestNamespace, name: &str, phase: Phase, timeout: Duration) -> IncidentStatus {
     let api = ns.api::<Incident>();
     eventually(&format!("incident {name} to be {phase}"), timeout, || {
         let api = api.clone();
@@ -295,12 +273,7 @@ pub async fn create_app(ns: &TestNamespace, name: &str, replicas: i32) -> Deploy
     wait_available(ns, name, replicas, &format!("shop/{name}:v1")).await
 }
 
-pub async fn wait_available(
-    ns: &TestNamespace,
-    name: &str,
-    replicas: i32,
-    image: &str,
-) -> Deployment {
+pub async fn wait_available(ns: &TestNamespace, name: &str, replicas: i32, image: &str) -> Deployment {
     let api = ns.api::<Deployment>();
     eventually(
         &format!("{name} to be available on {image}"),
@@ -310,15 +283,7 @@ pub async fn wait_available(
             async move {
                 let d = api.get(name).await.map_err(|e| e.to_string())?;
                 let st = d.status.clone().unwrap_or_default();
-                let current = d
-                    .spec
-                    .as_ref()
-                    .unwrap()
-                    .template
-                    .spec
-                    .as_ref()
-                    .unwrap()
-                    .containers[0]
+                let current = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0]
                     .image
                     .clone()
                     .unwrap_or_default();
@@ -352,14 +317,11 @@ pub async fn roll_out_crashloop(ns: &TestNamespace, name: &str, version: &str) {
     eventually("a crash-looping pod", Duration::from_secs(60), || {
         let pods = pods.clone();
         async move {
-            let list = pods
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let crashing = list.items.iter().any(|p| {
-                dontpanic::kubeutil::pod_failure(p)
-                    == Some(dontpanic::kubeutil::PodFailure::CrashLoop)
-            });
+            let list = pods.list(&Default::default()).await.map_err(|e| e.to_string())?;
+            let crashing = list
+                .items
+                .iter()
+                .any(|p| dontpanic::kubeutil::pod_failure(p) == Some(dontpanic::kubeutil::PodFailure::CrashLoop));
             if crashing {
                 Ok(())
             } else {
@@ -375,9 +337,7 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
     let obj: K = serde_yaml::from_str(yaml).expect("test YAML parses");
-    api.create(&PostParams::default(), &obj)
-        .await
-        .expect("object created")
+    api.create(&PostParams::default(), &obj).await.expect("object created")
 }
 
 /// Sets a metric on the testbed's signal exporter.
@@ -391,11 +351,7 @@ pub async fn set_signal(name: &str, labels: &[(&str, &str)], value: f64) {
         .send()
         .await
         .expect("signal exporter answers");
-    assert!(
-        response.status().is_success(),
-        "setting {name}: {}",
-        response.status()
-    );
+    assert!(response.status().is_success(), "setting {name}: {}", response.status());
 }
 
 pub fn timeline_text(status: &IncidentStatus) -> String {

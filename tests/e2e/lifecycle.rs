@@ -14,8 +14,7 @@ pub fn playbook(mode: &str, steps: &str, validation: &str) -> String {
     )
 }
 
-const AVAILABLE: &str =
-    "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
+const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
 
 pub fn incident(name: &str, target: &str) -> String {
     format!(
@@ -49,22 +48,13 @@ async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Resolved,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     let text = timeline_text(&st);
     assert!(st.severity >= Some(Severity::Major), "{text}");
     assert_eq!(st.steps.len(), 1);
     assert_eq!(st.steps[0].state, StepState::Succeeded, "{text}");
     let change = st.steps[0].intent.clone().unwrap();
-    assert_eq!(
-        (change.from_revision, change.to_revision),
-        (Some(2), Some(1))
-    );
+    assert_eq!((change.from_revision, change.to_revision), (Some(2), Some(1)));
     assert_eq!(change.from_images, vec!["shop/checkout:v2"]);
     assert_eq!(change.to_images, vec!["shop/checkout:v1"]);
     assert_eq!(
@@ -72,9 +62,7 @@ async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
         (Some("1002"), Some("1001"))
     );
     assert!(
-        text.contains(
-            "revision 2 (shop/checkout:v2, build 1002) → revision 1 (shop/checkout:v1, build 1001)"
-        ),
+        text.contains("revision 2 (shop/checkout:v2, build 1002) → revision 1 (shop/checkout:v1, build 1001)"),
         "{text}"
     );
     let evidence = st.evidence.clone().expect("evidence gathered");
@@ -106,11 +94,7 @@ async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
         .iter()
         .all(|c| !c.measurements.is_empty()));
     wait_available(&ns, "checkout", 3, "shop/checkout:v1").await;
-    assert_eq!(
-        revisions(&ns).await,
-        vec![2, 3],
-        "one rollback: v1 became revision 3"
-    );
+    assert_eq!(revisions(&ns).await, vec![2, 3], "one rollback: v1 became revision 3");
 }
 
 #[tokio::test]
@@ -126,16 +110,13 @@ async fn dry_run_changes_nothing_and_records_the_would_be_rollback() {
     let before = ns.api::<Deployment>().get("checkout").await.unwrap();
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Escalated,
-        Duration::from_secs(60),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(60)).await;
     let text = timeline_text(&st);
     assert!(st.steps[0].dry_run);
-    assert!(text.contains("dry-run: would roll back from revision 2 (shop/checkout:v2) to revision 1 (shop/checkout:v1)"), "{text}");
+    assert!(
+        text.contains("dry-run: would roll back from revision 2 (shop/checkout:v2) to revision 1 (shop/checkout:v1)"),
+        "{text}"
+    );
     let after = ns.api::<Deployment>().get("checkout").await.unwrap();
     assert_eq!(
         before.metadata.generation, after.metadata.generation,
@@ -156,20 +137,10 @@ async fn approval_mode_waits_for_the_annotation_then_proceeds() {
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::AwaitingApproval,
-        Duration::from_secs(60),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::AwaitingApproval, Duration::from_secs(60)).await;
     assert_eq!(st.steps[0].state, StepState::AwaitingApproval);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        revisions(&ns).await,
-        vec![1, 2],
-        "nothing happens before approval"
-    );
+    assert_eq!(revisions(&ns).await, vec![1, 2], "nothing happens before approval");
     let (ok, _, err) = kubectl(
         &[
             "annotate",
@@ -181,13 +152,7 @@ async fn approval_mode_waits_for_the_annotation_then_proceeds() {
         None,
     );
     assert!(ok, "{err}");
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Resolved,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     assert!(
         timeline_text(&st).contains("approved by annotation"),
         "{}",
@@ -225,25 +190,12 @@ async fn a_restart_right_after_the_intent_is_recorded_applies_the_rollback_once(
     );
     let st = incident_status(&ns, "checkout-500").await;
     assert_eq!(st.steps[0].state, StepState::Running);
-    assert!(
-        st.steps[0].intent.is_some(),
-        "the intent is recorded before the action"
-    );
-    assert_eq!(
-        revisions(&ns).await,
-        vec![1, 2],
-        "the action had not run yet"
-    );
+    assert!(st.steps[0].intent.is_some(), "the intent is recorded before the action");
+    assert_eq!(revisions(&ns).await, vec![1, 2], "the action had not run yet");
     // The restarted operator resumes the recorded step.
     op.extra_clear();
     op.spawn(&[]);
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Resolved,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     assert_eq!(st.steps[0].attempts, 1, "{}", timeline_text(&st));
     assert_eq!(revisions(&ns).await, vec![2, 3], "exactly one rollback");
     let generation_after = ns
@@ -274,19 +226,10 @@ async fn nothing_to_roll_back_to_fails_the_step_clearly_and_escalates() {
     .await;
     let op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Escalated,
-        Duration::from_secs(60),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(60)).await;
     assert_eq!(st.steps[0].state, StepState::Failed);
     let message = st.steps[0].message.clone().unwrap();
-    assert!(
-        message.contains("no earlier revision to roll back to"),
-        "{message}"
-    );
+    assert!(message.contains("no earlier revision to roll back to"), "{message}");
     assert!(timeline_text(&st).contains("no mitigation step is left"));
     assert!(!op.logs().contains("panicked"));
 }
@@ -321,10 +264,6 @@ async fn two_incidents_on_one_target_give_one_mitigation() {
     assert_eq!(revisions(&ns).await, vec![2, 3], "one rollback only");
     let _ = ns
         .api::<Deployment>()
-        .patch(
-            "checkout",
-            &PatchParams::default(),
-            &Patch::Merge(json!({})),
-        )
+        .patch("checkout", &PatchParams::default(), &Patch::Merge(json!({})))
         .await;
 }

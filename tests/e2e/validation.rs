@@ -10,7 +10,7 @@ use std::time::Duration;
 
 fn error_ratio_check(service: &str, extra: &str) -> String {
     format!(
-        "{{interval: 1s, count: 3, {extra} checks: [{{name: available, kubernetes: {{available: true}}}}, {{name: error-rate, prometheus: {{query: 'demo_error_ratio{{service=\"{service}\"}}', successCondition: 'result < 0.05'}}}}]}}"
+        "{{interval: 1s, {extra} checks: [{{name: available, kubernetes: {{available: true}}}}, {{name: error-rate, prometheus: {{query: 'demo_error_ratio{{service=\"{service}\"}}', successCondition: 'result < 0.05'}}}}]}}"
     )
 }
 
@@ -26,43 +26,22 @@ async fn a_rollback_is_resolved_once_the_error_ratio_is_healthy() {
         &playbook(
             "auto",
             "[{action: RollbackDeployment}]",
-            &error_ratio_check(&service, "failureLimit: 5,"),
+            &error_ratio_check(&service, "count: 20, failureLimit: 15, consecutiveSuccessLimit: 2,"),
         ),
     )
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Validating,
-        Duration::from_secs(60),
-    )
-    .await;
+    wait_phase(&ns, "checkout-500", Phase::Validating, Duration::from_secs(60)).await;
     // Recovery shows in the metrics a moment after the rollback.
     set_signal("demo_error_ratio", &[("service", &service)], 0.01).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Resolved,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     let validation = st.validation.clone().unwrap();
     assert_eq!(validation.verdict, "Successful");
-    let rate = validation
-        .checks
-        .iter()
-        .find(|c| c.name == "error-rate")
-        .unwrap();
+    let rate = validation.checks.iter().find(|c| c.name == "error-rate").unwrap();
+    assert!(rate.successful >= 1 && !rate.measurements.is_empty(), "{rate:?}");
     assert!(
-        rate.successful >= 1 && !rate.measurements.is_empty(),
-        "{rate:?}"
-    );
-    assert!(
-        rate.measurements
-            .iter()
-            .any(|m| m.value.as_deref() == Some("0.01")),
+        rate.measurements.iter().any(|m| m.value.as_deref() == Some("0.01")),
         "{rate:?}"
     );
     assert!(st
@@ -82,34 +61,21 @@ async fn a_high_error_ratio_runs_the_next_step_reverts_it_and_escalates() {
     let steps = "[{action: RollbackDeployment}, {action: ScaleDeployment, replicas: 5, revertOnFailure: true}]";
     apply_yaml(
         &ns.api::<Playbook>(),
-        &playbook("auto", steps, &error_ratio_check(&service, "")),
+        &playbook("auto", steps, &error_ratio_check(&service, "count: 3,")),
     )
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Escalated,
-        Duration::from_secs(120),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(120)).await;
     let text = timeline_text(&st);
     assert_eq!(st.steps[0].state, StepState::Succeeded, "{text}");
-    assert_eq!(
-        st.steps[1].state,
-        StepState::Succeeded,
-        "the next step ran: {text}"
-    );
+    assert_eq!(st.steps[1].state, StepState::Succeeded, "the next step ran: {text}");
     assert!(st.steps[1].reverted, "{text}");
     assert!(
         text.contains("ValidationFailed") && text.contains("StepReverted"),
         "{text}"
     );
-    assert!(
-        text.contains("reverted scale: 5 back to 3 replicas"),
-        "{text}"
-    );
+    assert!(text.contains("reverted scale: 5 back to 3 replicas"), "{text}");
     let replicas = ns
         .api::<Deployment>()
         .get("checkout")
@@ -136,19 +102,10 @@ async fn no_data_is_inconclusive_and_never_success() {
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Escalated,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(90)).await;
     let check = &st.validation.as_ref().unwrap().checks[0];
     assert_eq!(check.phase, "Inconclusive");
-    assert_eq!(
-        check.inconclusive, 2,
-        "inconclusiveLimit 1 tolerates one: {check:?}"
-    );
+    assert_eq!(check.inconclusive, 2, "inconclusiveLimit 1 tolerates one: {check:?}");
     assert_eq!(check.successful, 0);
     assert!(check
         .measurements
@@ -201,13 +158,7 @@ async fn the_http_provider_sees_a_site_fail_then_open() {
     .await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let st = wait_phase(
-        &ns,
-        "checkout-500",
-        Phase::Resolved,
-        Duration::from_secs(90),
-    )
-    .await;
+    let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     let check = &st.validation.as_ref().unwrap().checks[0];
     assert_eq!((check.failed, check.successful), (2, 2), "{check:?}");
     assert!(hits.load(Ordering::SeqCst) >= 4);
