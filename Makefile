@@ -42,7 +42,8 @@ test-unit: build
 
 test-e2e: build operator-identity
 	$(TESTBED_ENV) && export DONTPANIC_OPERATOR_KUBECONFIG="$$TESTBED_DIR/operator.kubeconfig" && \
-		cargo test --locked --test e2e -- --test-threads=$${E2E_THREADS:-4}
+		cargo test --locked --test e2e -- --test-threads=$${E2E_THREADS:-4} && \
+		cargo test --locked --test e2e -- --ignored --test-threads=1
 
 ## test: unit tests, CRD freshness, lint, the testbed's own tests, and end-to-end tests
 test: build check-crds test-unit lint testbed-up

@@ -44,6 +44,15 @@ pub struct RunArgs {
     /// Cluster-wide limit on Incidents mitigating at once.
     #[arg(long, env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS", default_value_t = 5)]
     pub max_concurrent_mitigations: usize,
+    /// Elect a leader on a Lease; only the leader mitigates. Turn on when running replicas.
+    #[arg(long, env = "DONTPANIC_LEADER_ELECTION")]
+    pub leader_election: bool,
+    /// Namespace of the leader-election Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "dontpanic-system")]
+    pub leader_election_namespace: String,
+    /// Seconds a leader's Lease lasts without renewal before a standby takes over.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration_seconds: u64,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,
@@ -51,4 +60,11 @@ pub struct RunArgs {
     /// without repeating a mutation.
     #[arg(long, hide = true, env = "DONTPANIC_EXIT_AFTER_INTENT")]
     pub exit_after_intent: bool,
+    /// Testing only: exit right after an Incident enters this phase (Triaging, Validating, ...).
+    #[arg(long, hide = true, value_parser = parse_phase)]
+    pub exit_at_phase: Option<crate::api::Phase>,
+}
+
+fn parse_phase(text: &str) -> Result<crate::api::Phase, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("unknown phase {text:?}"))
 }

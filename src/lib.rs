@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod expr;
 pub mod http;
 pub mod kubeutil;
+pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
 pub mod mitigation;

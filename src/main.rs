@@ -10,15 +10,39 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => {
             dontpanic::telemetry::init(args.log_json);
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let client = kube::Client::try_default().await?;
+            let metrics = std::sync::Arc::new(dontpanic::metrics::Metrics::default());
+            let client = dontpanic::run::client(metrics.clone()).await?;
+            let leader = args.leader_election.then(|| {
+                let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+                    format!(
+                        "{}-{}",
+                        std::env::var("HOSTNAME").unwrap_or_else(|_| "dontpanic".into()),
+                        std::process::id()
+                    )
+                });
+                let name = match &args.namespace {
+                    Some(ns) => format!("dontpanic-leader-{ns}"),
+                    None => "dontpanic-leader".to_string(),
+                };
+                let duration = std::time::Duration::from_secs(args.lease_duration_seconds.max(3));
+                dontpanic::leader::LeaseConfig {
+                    namespace: args.leader_election_namespace.clone(),
+                    name,
+                    identity,
+                    lease_duration: duration,
+                    renew_every: duration / 3,
+                    retry_every: duration / 5,
+                }
+            });
             let settings = Settings {
                 namespace: args.namespace,
                 prometheus_url: args.prometheus_url,
                 aws_endpoint_url: args.aws_endpoint_url,
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
                 exit_after_intent: args.exit_after_intent,
+                exit_at_phase: args.exit_at_phase,
             };
-            if let Err(e) = dontpanic::run::run(client, settings, args.http_addr).await {
+            if let Err(e) = dontpanic::run::run(client, metrics, settings, leader, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");
                 std::process::exit(1);
             }

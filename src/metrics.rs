@@ -33,6 +33,11 @@ pub struct ActionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VerdictLabels {
     pub verdict: String,
 }
@@ -46,6 +51,7 @@ pub struct Metrics {
     verdicts: Family<VerdictLabels, Counter>,
     detection_latency: Histogram,
     mitigation_latency: Histogram,
+    api_requests: Family<MethodLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -87,7 +93,14 @@ impl Default for Metrics {
             "Time from an Incident being opened to its first mutating call",
             mitigation_latency.clone(),
         );
+        let api_requests = Family::<MethodLabels, Counter>::default();
+        registry.register(
+            "kube_api_requests",
+            "Requests this process sent to the Kubernetes API, by method",
+            api_requests.clone(),
+        );
         Metrics {
+            api_requests,
             registry,
             reconciles,
             reconcile_duration,
@@ -162,6 +175,14 @@ impl Metrics {
 
     pub fn observe_mitigation_latency(&self, latency: Duration) {
         self.mitigation_latency.observe(latency.as_secs_f64());
+    }
+
+    pub fn observe_api_request(&self, method: &str) {
+        self.api_requests
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .inc();
     }
 
     pub fn encode(&self) -> String {

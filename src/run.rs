@@ -43,17 +43,56 @@ where
     }
 }
 
-pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> anyhow::Result<()> {
+/// A Kubernetes client that counts the API requests it makes, for `/metrics`.
+pub async fn client(metrics: Arc<Metrics>) -> anyhow::Result<Client> {
+    let config = kube::Config::infer().await?;
+    let counting = tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+        metrics.observe_api_request(request.method().as_str());
+        request
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&counting)
+        .build())
+}
+
+pub async fn run(
+    client: Client,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    leader: Option<crate::leader::LeaseConfig>,
+    http_addr: SocketAddr,
+) -> anyhow::Result<()> {
     ensure_crds(&client, settings.namespace.as_deref()).await?;
-    let metrics = Arc::new(Metrics::default());
     let http_state = Arc::new(HttpState {
         ready: Default::default(),
         metrics: metrics.clone(),
     });
     let listener = tokio::net::TcpListener::bind(http_addr).await?;
-    tracing::info!(%http_addr, "serving /healthz, /readyz and /metrics");
+    tracing::info!(http_addr = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
     let server = axum::serve(listener, router(http_state.clone()));
+    let controllers = async {
+        if let Some(lease) = leader {
+            let mut leading = crate::leader::spawn(client.clone(), lease);
+            // A standby serves its HTTP endpoints; it is ready once it knows it is standing by.
+            http_state.ready.store(true, Ordering::Relaxed);
+            while !*leading.borrow() {
+                if leading.changed().await.is_err() {
+                    return;
+                }
+            }
+            http_state.ready.store(false, Ordering::Relaxed);
+        }
+        run_controllers(client.clone(), metrics.clone(), settings, http_state.clone()).await;
+    };
+    tokio::select! {
+        _ = controllers => tracing::info!("controllers stopped"),
+        result = server => result?,
+    }
+    Ok(())
+}
 
+/// Runs the Incident and Playbook controllers until shutdown.
+async fn run_controllers(client: Client, metrics: Arc<Metrics>, settings: Settings, http_state: Arc<HttpState>) {
     let namespace = settings.namespace.clone();
     let incidents_api: Api<Incident> = api_for(&client, namespace.as_deref());
     let playbooks_api: Api<Playbook> = api_for(&client, namespace.as_deref());
@@ -95,9 +134,5 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
             }
         }
     };
-    tokio::select! {
-        _ = futures::future::join3(incident_controller, playbook_controller, readiness) => tracing::info!("controllers stopped"),
-        result = server => result?,
-    }
-    Ok(())
+    futures::future::join3(incident_controller, playbook_controller, readiness).await;
 }

@@ -130,6 +130,10 @@ impl StatusWriter<'_> {
             return Ok(());
         }
         let old_phase = self.written.as_ref().and_then(|s| s.phase);
+        if status.phase.is_some() && old_phase != status.phase && status.phase == self.ctx.settings.exit_at_phase {
+            tracing::error!(phase = ?status.phase, "exiting on entering the phase, as --exit-at-phase asks");
+            std::process::exit(86);
+        }
         if old_phase != status.phase {
             if let Some(phase) = status.phase {
                 let warning = matches!(phase, Phase::Escalated | Phase::Failed);

@@ -24,6 +24,8 @@ pub struct Settings {
     pub max_concurrent_mitigations: usize,
     /// Exit right after a step's intent is recorded (crash-safety testing only).
     pub exit_after_intent: bool,
+    /// Exit right after a status write that moves an Incident into this phase (testing only).
+    pub exit_at_phase: Option<crate::api::Phase>,
 }
 
 /// What every reconcile shares.

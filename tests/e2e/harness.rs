@@ -116,9 +116,14 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(namespace: &str, extra: &[&str]) -> Operator {
+        Operator::start_logging_to(namespace, namespace, extra)
+    }
+
+    /// Starts an operator whose log file is named after `log_name` (for several per namespace).
+    pub fn start_logging_to(namespace: &str, log_name: &str, extra: &[&str]) -> Operator {
         let mut op = Operator {
             child: None,
-            log: std::env::temp_dir().join(format!("dontpanic-{namespace}.log")),
+            log: std::env::temp_dir().join(format!("dontpanic-{log_name}.log")),
             namespace: namespace.to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
