@@ -8,7 +8,7 @@ TESTBED_ENV = eval "$$(REPO_ROOT=$(REPO_ROOT) bash hack/testbed/env.sh)"
 
 include hack/testbed/testbed.mk
 
-.PHONY: build crds check-crds lint test test-unit test-e2e chart-install operator-identity demo demo-down
+.PHONY: build crds check-crds lint test test-unit test-e2e chart-install operator-identity demo demo-down bench
 
 ## build: the operator binary and the test binaries
 build:
@@ -58,3 +58,8 @@ demo: build operator-identity
 demo-down:
 	-$(TESTBED_ENV) && bash hack/operator/stop.sh
 	$(MAKE) --no-print-directory testbed-down
+
+## bench: scale, latency and throughput figures on the testbed, written to docs/benchmarks.md
+bench: operator-identity
+	cargo build --locked --release --bin dontpanic
+	$(TESTBED_ENV) && python3 hack/bench/run.py $(BENCH_ARGS)

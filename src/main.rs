@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crds { out_dir } => dontpanic::crdgen::write(out_dir.as_deref()),
         Command::Run(args) => {
-            dontpanic::telemetry::init(args.log_json);
+            let _telemetry = dontpanic::telemetry::init(args.log_json);
             let _ = rustls::crypto::ring::default_provider().install_default();
             let metrics = std::sync::Arc::new(dontpanic::metrics::Metrics::default());
             let client = dontpanic::run::client(metrics.clone()).await?;

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Everything read about the world for one reconcile.
 struct Observed {
@@ -38,6 +39,7 @@ pub fn error_policy(incident: Arc<Incident>, error: &Error, _ctx: Arc<Context>) 
     Action::requeue(Duration::from_secs(5))
 }
 
+#[tracing::instrument(name = "reconcile", skip_all, fields(namespace = %incident.namespace().unwrap_or_default(), incident = %incident.name_any()))]
 async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, Error> {
     let namespace = incident.namespace().unwrap_or_default();
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -461,11 +463,10 @@ async fn start_step(
     };
     let snapshot = status.clone();
     let action_ctx = action_context(ctx, incident, observed, &snapshot, index);
-    let planned = {
-        let _span = tracing::info_span!("action.plan", action = %action_name).entered();
-        action.plan(&action_ctx)
-    }
-    .await;
+    let planned = action
+        .plan(&action_ctx)
+        .instrument(tracing::info_span!("action.plan", action = %action_name))
+        .await;
     let intent = match planned {
         Ok(intent) => intent,
         Err(error) => {
@@ -514,7 +515,10 @@ async fn finish_step(
     let Some(action) = mitigation::find(&action_name) else {
         return;
     };
-    let result = action.apply(action_ctx, intent).await;
+    let result = action
+        .apply(action_ctx, intent)
+        .instrument(tracing::info_span!("action.apply", action = %action_name, dry_run = action_ctx.dry_run))
+        .await;
     let now = Utc::now();
     let validation = match &observed.playbook {
         PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
@@ -560,7 +564,10 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         let provider_ctx = &provider_ctx;
         async move {
             let result = match validation::provider_for(check) {
-                Ok(provider) => provider.measure(provider_ctx).await,
+                Ok(provider) => {
+                    let span = tracing::info_span!("provider.measure", check = %check.name);
+                    provider.measure(provider_ctx).instrument(span).await
+                }
                 Err(e) => MeasurementResult {
                     verdict: validation::analysis::Verdict::Error,
                     value: None,
@@ -598,7 +605,10 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         let applied = status.steps[index].intent.clone().unwrap_or_default();
         let snapshot = status.clone();
         let action_ctx = action_context(ctx, incident, observed, &snapshot, index);
-        let result = action.revert(&action_ctx, &applied).await;
+        let result = action
+            .revert(&action_ctx, &applied)
+            .instrument(tracing::info_span!("action.revert", action = %action.name()))
+            .await;
         lifecycle::step_reverted(status, index, result.as_ref(), Utc::now());
     }
 }

@@ -98,6 +98,7 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
     out
 }
 
+#[tracing::instrument(name = "reconcile_playbook", skip_all, fields(playbook = %playbook.name_any()))]
 pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
     let namespace = playbook.namespace().unwrap_or_default();

@@ -3,5 +3,6 @@
 mod foundation;
 mod harness;
 mod lifecycle;
+mod observability;
 mod resilience;
 mod validation;

@@ -1,0 +1,137 @@
+//! The operator's own health, metrics and traces.
+
+use crate::harness::*;
+use crate::lifecycle::{incident, playbook};
+use dontpanic::api::{Incident, Phase, Playbook};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The port the operator logged it serves HTTP on.
+async fn http_port(op: &Operator) -> u16 {
+    eventually(
+        "the operator's HTTP port in its log",
+        Duration::from_secs(20),
+        || async {
+            let logs = op.logs();
+            let line = logs
+                .lines()
+                .find(|l| l.contains("serving /healthz"))
+                .ok_or("not logged yet")?;
+            let addr = line.split("http_addr=").nth(1).ok_or("no address")?;
+            let addr: String = addr.chars().filter(|c| !c.is_control()).collect();
+            let port = addr
+                .trim()
+                .trim_end_matches("[0m")
+                .rsplit(':')
+                .next()
+                .unwrap_or_default();
+            let digits: String = port.chars().take_while(|c| c.is_ascii_digit()).collect();
+            digits.parse::<u16>().map_err(|e| format!("{e}: {line}"))
+        },
+    )
+    .await
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("the operator answers");
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_tell_what_the_operator_did() {
+    let ns = TestNamespace::new("dp-metrics").await;
+    create_app(&ns, "checkout", 3).await;
+    roll_out_crashloop(&ns, "checkout", "v2").await;
+    let validation = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
+    apply_yaml(
+        &ns.api::<Playbook>(),
+        &playbook("auto", "[{action: RollbackDeployment}]", validation),
+    )
+    .await;
+    let op = Operator::start(&ns.name, &[]);
+    let port = http_port(&op).await;
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    eventually("readiness", Duration::from_secs(20), || {
+        let url = format!("{base}/readyz");
+        async move {
+            let (code, body) = get(&url).await;
+            if code == 200 {
+                Ok(())
+            } else {
+                Err(format!("{code} {body}"))
+            }
+        }
+    })
+    .await;
+    apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
+    wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
+    let (code, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(code, 200);
+    for expected in [
+        "dontpanic_reconciles_total{controller=\"incident\",result=\"ok\"}",
+        "dontpanic_reconcile_duration_seconds_bucket",
+        "dontpanic_incidents{phase=\"Resolved\",severity=\"Major\"} 1",
+        "dontpanic_actions_total{action=\"RollbackDeployment\",result=\"succeeded\"} 1",
+        "dontpanic_validation_verdicts_total{verdict=\"Successful\"}",
+        "dontpanic_mitigation_latency_seconds_count 1",
+        "dontpanic_kube_api_requests_total{method=\"PATCH\"}",
+    ] {
+        assert!(metrics.contains(expected), "missing {expected} in:\n{metrics}");
+    }
+}
+
+/// A minimal HTTP sink that records the request lines it receives.
+async fn sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 16];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                record.lock().unwrap().push(head);
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn traces_are_exported_over_otlp_when_asked() {
+    let ns = TestNamespace::new("dp-otlp").await;
+    let (port, seen) = sink().await;
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"));
+    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "200");
+    let _op = Operator::start(&ns.name, &[]);
+    std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT");
+    apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
+    wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(60)).await;
+    eventually("an OTLP export of spans", Duration::from_secs(20), || {
+        let seen = seen.clone();
+        async move {
+            let lines = seen.lock().unwrap().clone();
+            if lines.iter().any(|l| l.starts_with("POST /v1/traces")) {
+                Ok(())
+            } else {
+                Err(format!("{lines:?}"))
+            }
+        }
+    })
+    .await;
+}
