@@ -38,7 +38,7 @@ operator-identity: chart-install
 	$(TESTBED_ENV) && bash hack/operator/identity.sh
 
 test-unit: build
-	cargo test --locked --lib --bins
+	cargo test --locked --lib --bins --test fuzz_parsers
 
 test-e2e: build operator-identity
 	$(TESTBED_ENV) && export DONTPANIC_OPERATOR_KUBECONFIG="$$TESTBED_DIR/operator.kubeconfig" && \
