@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir } => dontpanic::crdgen::write(out_dir.as_deref()),
+        Command::Plugin(command) => std::process::exit(dontpanic::plugin::run(command).await),
         Command::Run(args) => {
             dontpanic::telemetry::init(args.log_json);
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -17,6 +18,7 @@ async fn main() -> anyhow::Result<()> {
                 aws_endpoint_url: args.aws_endpoint_url,
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
                 exit_after_intent: args.exit_after_intent,
+                review_period: args.review_period,
             };
             if let Err(e) = dontpanic::run::run(client, settings, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");

@@ -126,6 +126,16 @@ struct StatusWriter<'a> {
 
 impl StatusWriter<'_> {
     async fn write(&mut self, status: &IncidentStatus) -> Result<(), Error> {
+        if self.written.as_ref() == Some(status) {
+            return Ok(());
+        }
+        // Entries about to roll off the status timeline are archived first, so that a crash
+        // between the two writes loses nothing.
+        let old_timeline = self.written.as_ref().map(|s| s.timeline.as_slice()).unwrap_or_default();
+        let rolled_off = crate::archive::rolled_off(old_timeline, &status.timeline);
+        if !rolled_off.is_empty() {
+            crate::archive::append(&self.ctx.client, self.incident, &rolled_off).await?;
+        }
         if !apply_status(self.api, self.incident, self.written.as_ref(), status).await? {
             return Ok(());
         }
@@ -138,6 +148,13 @@ impl StatusWriter<'_> {
             }
         }
         let notes = crate::notify::notifications(self.written.as_ref(), status);
+        for note in &notes {
+            if let crate::notify::Notification::PostmortemDue { responder, due_by } = note {
+                let who = responder.as_deref().unwrap_or("the responder");
+                let text = format!("post-incident review due by {}; {who} is notified", due_by.to_rfc3339());
+                publish(&self.ctx.recorder, self.incident, false, "PostmortemDue", text).await;
+            }
+        }
         crate::notify::deliver(self.incident, &notes).await;
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
@@ -571,7 +588,11 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         ctx.metrics.observe_verdict(r.verdict.as_str());
     }
     let now = Utc::now();
-    let after = lifecycle::record_measurements(status, spec.as_ref(), &results, incident.metadata.generation, now);
+    let after = lifecycle::record_measurements(status, spec.as_ref(), &results,
+        incident.metadata.generation,
+        ctx.settings.review_period,
+        now,
+    );
     if let AfterMeasure::Failed {
         revert_step: Some(index),
     } = after
