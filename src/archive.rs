@@ -69,7 +69,10 @@ pub fn encode(stored: &[TimelineEntry], added: &[TimelineEntry]) -> (BTreeMap<St
     let mut chunk = String::new();
     for line in &lines[first..] {
         if !chunk.is_empty() && chunk.len() + line.len() + 1 > CHUNK_BYTES {
-            data.insert(format!("{KEY_PREFIX}{:04}.jsonl", data.len()), std::mem::take(&mut chunk));
+            data.insert(
+                format!("{KEY_PREFIX}{:04}.jsonl", data.len()),
+                std::mem::take(&mut chunk),
+            );
         }
         chunk.push_str(line);
         chunk.push('\n');
@@ -182,6 +185,10 @@ mod tests {
         assert!(dropped > 0);
         let kept = decode(&data);
         assert_eq!(kept.len() + dropped, 200);
-        assert_eq!(kept.last().unwrap().message, entries[199].message, "the newest are kept");
+        assert_eq!(
+            kept.last().unwrap().message,
+            entries[199].message,
+            "the newest are kept"
+        );
     }
 }

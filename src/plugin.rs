@@ -47,7 +47,9 @@ async fn connect() -> Result<(Client, String), PluginError> {
 
 fn not_found(e: kube::Error, name: &str, namespace: &str) -> PluginError {
     match e {
-        kube::Error::Api(ref s) if s.code == 404 && s.message.contains("the server could not find the requested resource") => {
+        kube::Error::Api(ref s)
+            if s.code == 404 && s.message.contains("the server could not find the requested resource") =>
+        {
             PluginError::NoCrds
         }
         kube::Error::Api(ref s) if s.code == 404 => PluginError::NotFound {
@@ -117,7 +119,11 @@ pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
                 .patch(&incident, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| not_found(e, &incident, &namespace))?;
-            let waiting = inc.status.as_ref().and_then(|s| s.last_step.clone()).unwrap_or_default();
+            let waiting = inc
+                .status
+                .as_ref()
+                .and_then(|s| s.last_step.clone())
+                .unwrap_or_default();
             Ok(format!(
                 "incident.dontpanic.dev/{incident} approved in namespace {namespace}{}\n",
                 if waiting.is_empty() {

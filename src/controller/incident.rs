@@ -588,7 +588,10 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         ctx.metrics.observe_verdict(r.verdict.as_str());
     }
     let now = Utc::now();
-    let after = lifecycle::record_measurements(status, spec.as_ref(), &results,
+    let after = lifecycle::record_measurements(
+        status,
+        spec.as_ref(),
+        &results,
         incident.metadata.generation,
         ctx.settings.review_period,
         now,

@@ -198,11 +198,25 @@ fn success_validates_then_resolves() {
         },
     )];
     assert_eq!(
-        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), DEFAULT_REVIEW_PERIOD, t(5)),
+        record_measurements(
+            &mut st,
+            pb.spec.validation.as_ref(),
+            &ok,
+            Some(1),
+            DEFAULT_REVIEW_PERIOD,
+            t(5)
+        ),
         AfterMeasure::KeepMeasuring
     );
     assert_eq!(
-        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), DEFAULT_REVIEW_PERIOD, t(10)),
+        record_measurements(
+            &mut st,
+            pb.spec.validation.as_ref(),
+            &ok,
+            Some(1),
+            DEFAULT_REVIEW_PERIOD,
+            t(10)
+        ),
         AfterMeasure::Resolved
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Resolved));

@@ -180,7 +180,12 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
             }
         }
     }
-    affected.nodes = affected.nodes.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    affected.nodes = affected
+        .nodes
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
 
     let validation = status.validation.as_ref().map(|v| ValidationFacts {
         verdict: v.verdict.clone(),

@@ -95,7 +95,10 @@ pub fn to_markdown(r: &Report) -> String {
                 "| {} | {} | {} |",
                 p.phase,
                 utc(p.entered_at),
-                p.duration.as_ref().map(|d| d.text.clone()).unwrap_or_else(|| "—".into())
+                p.duration
+                    .as_ref()
+                    .map(|d| d.text.clone())
+                    .unwrap_or_else(|| "—".into())
             );
         }
         let _ = writeln!(o);
@@ -261,6 +264,9 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(o, "## What went well\n\n- _to be completed in the review_\n");
     let _ = writeln!(o, "## What went wrong\n\n- _to be completed in the review_\n");
     let _ = writeln!(o, "## Action items\n");
-    let _ = writeln!(o, "| Action | Owner | Due |\n|---|---|---|\n| _to be completed in the review_ | | |");
+    let _ = writeln!(
+        o,
+        "| Action | Owner | Due |\n|---|---|---|\n| _to be completed in the review_ | | |"
+    );
     out
 }

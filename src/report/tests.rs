@@ -20,7 +20,10 @@ fn entry(secs: i64, type_: &str, message: &str) -> TimelineEntry {
 /// Replaces what differs from run to run (times, durations, generated names) with placeholders.
 pub fn normalise(text: &str) -> String {
     let rules = [
-        (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?( UTC|Z|\+00:00)?", "<TIME>"),
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?( UTC|Z|\+00:00)?",
+            "<TIME>",
+        ),
         (r"\b\d+(h\d+m\d+s|h\d+m|h\d+s|h|m\d+s|m|s|ms)\b", "<DURATION>"),
         (r"\b(dp-[a-z]+)-[0-9a-f]{1,6}\b", "$1-<ID>"),
         (r"\b([a-z]+)-[0-9a-f]{8,10}-[0-9a-z]{5}\b", "$1-<POD>"),
@@ -38,8 +41,16 @@ pub fn normalise(text: &str) -> String {
 
 #[test]
 fn merge_dedupes_and_orders_archived_and_current_entries() {
-    let archived = vec![entry(0, "Detected", "a"), entry(1, "Triaged", "b"), entry(2, "Evidence", "c")];
-    let current = vec![entry(2, "Evidence", "c"), entry(3, "StepStarted", "d"), entry(1, "Triaged", "b")];
+    let archived = vec![
+        entry(0, "Detected", "a"),
+        entry(1, "Triaged", "b"),
+        entry(2, "Evidence", "c"),
+    ];
+    let current = vec![
+        entry(2, "Evidence", "c"),
+        entry(3, "StepStarted", "d"),
+        entry(1, "Triaged", "b"),
+    ];
     let merged = merge_timeline(&archived, &current);
     let messages: Vec<&str> = merged.iter().map(|e| e.message.as_str()).collect();
     assert_eq!(messages, vec!["a", "b", "c", "d"]);
@@ -65,7 +76,10 @@ fn a_timeline_longer_than_the_status_cap_is_reported_in_full() {
     assert_eq!(report.timeline.len(), 120);
     let markdown = to_markdown(&report);
     for i in 0..120 {
-        assert!(markdown.contains(&format!("| Waiting | entry {i} |")), "entry {i} missing");
+        assert!(
+            markdown.contains(&format!("| Waiting | entry {i} |")),
+            "entry {i} missing"
+        );
     }
 }
 
@@ -87,7 +101,10 @@ fn the_rollback_report_has_the_facts_a_review_needs() {
     assert_eq!(report.durations.time_to_mitigate.as_ref().unwrap().seconds, 3);
     assert_eq!(report.durations.time_to_resolve.as_ref().unwrap().text, "15s");
     let phases: Vec<&str> = report.phases.iter().map(|p| p.phase.as_str()).collect();
-    assert_eq!(phases, vec!["Detected", "Triaging", "Mitigating", "Validating", "Resolved"]);
+    assert_eq!(
+        phases,
+        vec!["Detected", "Triaging", "Mitigating", "Validating", "Resolved"]
+    );
     let markdown = to_markdown(&report);
     for needle in [
         "- From: revision 2, image shop/checkout:v2, build 1002",
@@ -115,7 +132,10 @@ fn the_rollback_report_matches_the_golden_file() {
         std::fs::write(&path, &markdown).unwrap();
     }
     let golden = std::fs::read_to_string(&path).expect("golden file exists; run with UPDATE_GOLDEN=1 to write it");
-    assert_eq!(markdown, golden, "the report differs from {path}; run with UPDATE_GOLDEN=1 and review the diff");
+    assert_eq!(
+        markdown, golden,
+        "the report differs from {path}; run with UPDATE_GOLDEN=1 and review the diff"
+    );
 }
 
 #[test]
@@ -128,8 +148,14 @@ fn aws_details_become_affected_servers_restored_databases_and_relaunched_instanc
     assert!(report.affected.other.contains(&"amiId=ami-123".to_string()));
     assert_eq!(report.durations.time_to_detect.as_ref().unwrap().text, "5m");
     let markdown = to_markdown(&report);
-    assert!(markdown.contains("- Restored databases: orders-db-restored"), "{markdown}");
-    assert!(markdown.contains("- Relaunched instances: i-0abc, i-0def"), "{markdown}");
+    assert!(
+        markdown.contains("- Restored databases: orders-db-restored"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- Relaunched instances: i-0abc, i-0def"),
+        "{markdown}"
+    );
 }
 
 #[test]
