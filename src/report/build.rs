@@ -21,10 +21,10 @@ pub fn merge_timeline(archived: &[TimelineEntry], current: &[TimelineEntry]) -> 
 
 fn span(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<Span> {
     let (from, to) = (from?, to?);
-    let seconds = (to - from).num_seconds().max(0);
+    let milliseconds = (to - from).num_milliseconds().max(0);
     Some(Span {
-        seconds,
-        text: format_duration(std::time::Duration::from_secs(seconds as u64)),
+        milliseconds,
+        text: format_duration(std::time::Duration::from_millis(milliseconds as u64)),
     })
 }
 

@@ -67,11 +67,11 @@ pub struct KeyTimes {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// One duration, in seconds and as people read it.
+/// One duration, in milliseconds and as people read it.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Span {
-    pub seconds: i64,
+    pub milliseconds: i64,
     pub text: String,
 }
 

@@ -85,12 +85,16 @@ async fn report_of_a_rolled_back_incident_has_the_facts_and_kubectl_tells_the_st
     // The report, from the real binary.
     let (code, md, err) = kubectl_plugin(&["report", "checkout-500", "-n", &ns.name], &[]);
     assert_eq!(code, 0, "{err}");
+    if let Some(path) = std::env::var_os("CAPTURE_INCIDENT") {
+        let (_, yaml, _) = kubectl(&["get", "incident", "checkout-500", "-n", &ns.name, "-o", "yaml"], None);
+        std::fs::write(path, yaml).unwrap();
+    }
     let evidence = st.evidence.clone().unwrap();
     let first_error = evidence.first_error_time.expect("first error time");
     let times = st.times.clone().unwrap();
-    let mitigate = (times.mitigated_at.unwrap() - times.detected_at.unwrap()).num_seconds();
-    let resolve = (closed - times.detected_at.unwrap()).num_seconds();
-    let dur = |s: i64| dontpanic::duration::format_duration(Duration::from_secs(s as u64));
+    let mitigate = (times.mitigated_at.unwrap() - times.detected_at.unwrap()).num_milliseconds();
+    let resolve = (closed - times.detected_at.unwrap()).num_milliseconds();
+    let dur = |ms: i64| dontpanic::duration::format_duration(Duration::from_millis(ms as u64));
     let mut needles = vec![
         "## Summary".to_string(),
         "- Severity: ".to_string(),
