@@ -26,9 +26,11 @@ pub fn archive_name(incident: &str) -> String {
     format!("{incident}-timeline")
 }
 
-type Key = (chrono::DateTime<chrono::Utc>, String, String);
+/// What identifies an entry: its time, type and message.
+pub type Key = (chrono::DateTime<chrono::Utc>, String, String);
 
-fn key(e: &TimelineEntry) -> Key {
+/// The entry's identity, for de-duplication.
+pub fn key(e: &TimelineEntry) -> Key {
     (e.time, e.type_.clone(), e.message.clone())
 }
 
@@ -61,7 +63,7 @@ pub fn encode(stored: &[TimelineEntry], added: &[TimelineEntry]) -> (BTreeMap<St
     // Keep the newest entries that fit.
     let mut total = 0;
     let mut first = lines.len();
-    while first > 0 && total + lines[first - 1].len() + 1 <= MAX_BYTES {
+    while first > 0 && total + lines[first - 1].len() < MAX_BYTES {
         total += lines[first - 1].len() + 1;
         first -= 1;
     }

@@ -59,6 +59,18 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     out
 }
 
+/// Delivers notifications. Receivers (webhooks, chat, paging) plug in here; until a Playbook
+/// names one, they go to the operator's log.
+pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
+    for n in notifications {
+        tracing::info!(
+            incident = %format!("{}/{}", incident.namespace().unwrap_or_default(), incident.name_any()),
+            notification = ?n,
+            "notification"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,17 +99,5 @@ mod tests {
         assert!(!notifications(Some(&new), &new)
             .iter()
             .any(|n| matches!(n, Notification::PostmortemDue { .. })));
-    }
-}
-
-/// Delivers notifications. Receivers (webhooks, chat, paging) plug in here; until a Playbook
-/// names one, they go to the operator's log.
-pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
-    for n in notifications {
-        tracing::info!(
-            incident = %format!("{}/{}", incident.namespace().unwrap_or_default(), incident.name_any()),
-            notification = ?n,
-            "notification"
-        );
     }
 }

@@ -172,6 +172,11 @@ pub struct IncidentStatus {
     /// How many older timeline entries were dropped from status (see the archive ConfigMap).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub timeline_dropped: u32,
+    /// Entries dropped from `timeline` since this status was read, not yet archived. Never
+    /// written to the API server: the status writer archives them first.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub rolled_off: Vec<TimelineEntry>,
     /// Key times of the lifecycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<PhaseTimes>,

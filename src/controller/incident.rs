@@ -75,6 +75,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         incident,
         written: incident.status.clone(),
         ctx,
+        archived: Default::default(),
     };
     match next {
         Next::Nothing => {}
@@ -122,6 +123,8 @@ struct StatusWriter<'a> {
     incident: &'a Incident,
     written: Option<IncidentStatus>,
     ctx: &'a Context,
+    /// Entries this writer already archived.
+    archived: std::collections::HashSet<crate::archive::Key>,
 }
 
 impl StatusWriter<'_> {
@@ -132,9 +135,13 @@ impl StatusWriter<'_> {
         // Entries about to roll off the status timeline are archived first, so that a crash
         // between the two writes loses nothing.
         let old_timeline = self.written.as_ref().map(|s| s.timeline.as_slice()).unwrap_or_default();
-        let rolled_off = crate::archive::rolled_off(old_timeline, &status.timeline);
+        let mut rolled_off = crate::archive::rolled_off(old_timeline, &status.timeline);
+        // Entries recorded and dropped again before any write never reached status.
+        rolled_off.extend(crate::archive::rolled_off(&status.rolled_off, &status.timeline));
+        rolled_off.retain(|e| !self.archived.contains(&crate::archive::key(e)));
         if !rolled_off.is_empty() {
             crate::archive::append(&self.ctx.client, self.incident, &rolled_off).await?;
+            self.archived.extend(rolled_off.iter().map(crate::archive::key));
         }
         if !apply_status(self.api, self.incident, self.written.as_ref(), status).await? {
             return Ok(());

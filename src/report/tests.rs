@@ -28,7 +28,10 @@ pub fn normalise(text: &str) -> String {
         (r"\b(dp-[a-z]+)-[0-9a-f]{1,6}\b", "$1-<ID>"),
         (r"\b([a-z]+)-[0-9a-f]{8,10}-[0-9a-z]{5}\b", "$1-<POD>"),
         (r"\b(kind|kwok|testbed)-[a-z0-9-]*[0-9]\b", "<NODE>"),
-        (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "<UID>"),
+        (
+            r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "<UID>",
+        ),
     ];
     let mut out = text.to_string();
     for (pattern, replacement) in rules {
@@ -82,6 +85,10 @@ fn a_timeline_longer_than_the_status_cap_is_reported_in_full() {
     }
     assert_eq!(status.timeline.len(), crate::timeline::STATUS_TIMELINE_CAP);
     assert_eq!(archived.len(), 120 - crate::timeline::STATUS_TIMELINE_CAP);
+    assert_eq!(
+        status.rolled_off, archived,
+        "dropped entries wait in status for the archive"
+    );
     let report = build(&incident, &archived);
     assert_eq!(report.timeline.len(), 120);
     let markdown = to_markdown(&report);
@@ -141,7 +148,10 @@ fn the_rollback_report_matches_the_golden_file() {
     let report = build(&incident, &[]);
     let rb = &report.rollbacks[0];
     assert_eq!((rb.from_revision, rb.to_revision), (Some(2), Some(1)));
-    assert_eq!((rb.from_build.as_deref(), rb.to_build.as_deref()), (Some("1002"), Some("1001")));
+    assert_eq!(
+        (rb.from_build.as_deref(), rb.to_build.as_deref()),
+        (Some("1002"), Some("1001"))
+    );
     assert!(report.first_error.is_some() && !report.affected.nodes.is_empty());
     assert!(report.durations.time_to_resolve.is_some());
     let markdown = normalise(&to_markdown(&report));

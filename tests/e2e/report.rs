@@ -58,7 +58,11 @@ async fn report_of_a_rolled_back_incident_has_the_facts_and_kubectl_tells_the_st
     let ns = TestNamespace::new("dp-report").await;
     create_app(&ns, "checkout", 3).await;
     roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(&ns.api::<Playbook>(), &playbook("auto", "[{action: RollbackDeployment}]")).await;
+    apply_yaml(
+        &ns.api::<Playbook>(),
+        &playbook("auto", "[{action: RollbackDeployment}]"),
+    )
+    .await;
     let _op = Operator::start(&ns.name, &["--review-period", "72h"]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500")).await;
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
@@ -75,7 +79,10 @@ async fn report_of_a_rolled_back_incident_has_the_facts_and_kubectl_tells_the_st
     assert_eq!(st.last_step.as_deref(), Some("rollback-deployment-1 (Succeeded)"));
     for c in &st.conditions {
         assert!(!c.type_.is_empty() && ["True", "False", "Unknown"].contains(&c.status.as_str()));
-        assert!(!c.reason.is_empty() && c.reason.chars().all(|ch| ch.is_ascii_alphanumeric()), "{c:?}");
+        assert!(
+            !c.reason.is_empty() && c.reason.chars().all(|ch| ch.is_ascii_alphanumeric()),
+            "{c:?}"
+        );
         assert_eq!(c.observed_generation, Some(1), "{c:?}");
     }
     assert!(["Triaged", "Mitigated", "Validated"]
@@ -116,7 +123,10 @@ async fn report_of_a_rolled_back_incident_has_the_facts_and_kubectl_tells_the_st
         assert!(md.contains(needle.as_str()), "missing {needle:?} in report:\n{md}");
     }
     for e in &st.timeline {
-        assert!(md.contains(&format!("| {} | {} |", utc(e.time), e.type_)), "{e:?} missing:\n{md}");
+        assert!(
+            md.contains(&format!("| {} | {} |", utc(e.time), e.type_)),
+            "{e:?} missing:\n{md}"
+        );
     }
 
     // The same from `dontpanic report`, as JSON.
@@ -227,8 +237,14 @@ async fn report_keeps_the_full_timeline_when_status_drops_entries() {
     assert_eq!(code, 0, "{err}");
     assert!(md.contains("opened by manual for Deployment/checkout"), "{md}");
     for i in 1..=30 {
-        assert!(md.contains(&format!("step s{i:02} (RollbackDeployment) attempt 1 as a dry-run")), "s{i:02}:\n{md}");
-        assert!(md.contains(&format!("| StepSucceeded | step s{i:02} (RollbackDeployment)")), "s{i:02}:\n{md}");
+        assert!(
+            md.contains(&format!("step s{i:02} (RollbackDeployment) attempt 1 as a dry-run")),
+            "s{i:02}:\n{md}"
+        );
+        assert!(
+            md.contains(&format!("| StepSucceeded | step s{i:02} (RollbackDeployment)")),
+            "s{i:02}:\n{md}"
+        );
     }
 
     // The archive goes with the Incident.
@@ -266,8 +282,14 @@ async fn report_plugin_approve_moves_an_awaiting_step_forward() {
     let (code, list, err) = kubectl_plugin(&["list", "-n", &ns.name], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(list.starts_with("NAMESPACE"), "{list}");
-    let row = list.lines().find(|l| l.contains("checkout-500")).unwrap_or_else(|| panic!("{list}"));
-    assert!(row.contains("AwaitingApproval") && row.contains("Deployment/checkout"), "{list}");
+    let row = list
+        .lines()
+        .find(|l| l.contains("checkout-500"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.contains("AwaitingApproval") && row.contains("Deployment/checkout"),
+        "{list}"
+    );
     let (code, all, err) = kubectl_plugin(&["list", "-A"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(all.contains(&ns.name), "{all}");
@@ -294,11 +316,19 @@ async fn report_plugin_approve_moves_an_awaiting_step_forward() {
     assert!(out.contains("approved"), "{out}");
     let inc = ns.api::<Incident>().get("checkout-500").await.unwrap();
     assert_eq!(
-        inc.metadata.annotations.unwrap().get(dontpanic::api::APPROVAL_ANNOTATION).map(String::as_str),
+        inc.metadata
+            .annotations
+            .unwrap()
+            .get(dontpanic::api::APPROVAL_ANNOTATION)
+            .map(String::as_str),
         Some("true")
     );
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
-    assert!(timeline_text(&st).contains("approved by annotation"), "{}", timeline_text(&st));
+    assert!(
+        timeline_text(&st).contains("approved by annotation"),
+        "{}",
+        timeline_text(&st)
+    );
     assert_eq!(st.steps[0].state, StepState::Succeeded);
 }
 
@@ -311,7 +341,11 @@ async fn report_fields_are_explained_by_kubectl_explain() {
         let start = fields
             .find(&format!("  {field}\t"))
             .unwrap_or_else(|| panic!("{field} missing:\n{out}"));
-        let block: Vec<&str> = fields[start..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
+        let block: Vec<&str> = fields[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
         assert!(
             block.iter().any(|l| !l.trim_start().starts_with("enum:")),
             "{field} has no description:\n{out}"
