@@ -67,6 +67,27 @@ async fn get_incident(client: &Client, namespace: &str, name: &str) -> Result<In
         .map_err(|e| not_found(e, name, namespace))
 }
 
+/// The archived timeline; a user who may not read ConfigMaps gets the status timeline only,
+/// with a warning.
+async fn read_archive(
+    client: &Client,
+    namespace: &str,
+    incident: &str,
+) -> Result<Vec<crate::api::TimelineEntry>, PluginError> {
+    match crate::archive::read(client, namespace, incident).await {
+        Ok(entries) => Ok(entries),
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            eprintln!(
+                "warning: cannot read the timeline archive (ConfigMap {}): {}; showing the status timeline only",
+                crate::archive::archive_name(incident),
+                s.message
+            );
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Executes a command and returns what it prints.
 pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
     let (client, default_namespace) = connect().await?;
@@ -78,7 +99,7 @@ pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
         } => {
             let namespace = namespace.unwrap_or(default_namespace);
             let inc = get_incident(&client, &namespace, &incident).await?;
-            let archived = crate::archive::read(&client, &namespace, &incident).await?;
+            let archived = read_archive(&client, &namespace, &incident).await?;
             let report = report::build(&inc, &archived);
             Ok(match format {
                 ReportFormat::Markdown => report::to_markdown(&report),
@@ -88,7 +109,7 @@ pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
         PluginCommand::Timeline { incident, namespace } => {
             let namespace = namespace.unwrap_or(default_namespace);
             let inc = get_incident(&client, &namespace, &incident).await?;
-            let archived = crate::archive::read(&client, &namespace, &incident).await?;
+            let archived = read_archive(&client, &namespace, &incident).await?;
             let current = inc.status.map(|s| s.timeline).unwrap_or_default();
             let entries = report::merge_timeline(&archived, &current);
             let rows = entries

@@ -69,6 +69,8 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
     let times = status.times.clone().unwrap_or_default();
     let evidence = status.evidence.clone().unwrap_or_default();
     let timeline = merge_timeline(archived, &status.timeline);
+    let timeline_missing =
+        (status.timeline.len() + status.timeline_dropped as usize).saturating_sub(timeline.len()) as u32;
 
     let first_error = evidence.first_error_time.map(|time| FirstError {
         time,
@@ -243,6 +245,7 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
         steps,
         validation,
         timeline,
+        timeline_missing,
         postmortem_due_by: status.postmortem.as_ref().map(|p| p.due_by),
     }
 }

@@ -250,6 +250,13 @@ pub fn to_markdown(r: &Report) -> String {
     let _ = writeln!(o);
 
     let _ = writeln!(o, "## Timeline (UTC)\n");
+    if r.timeline_missing > 0 {
+        let _ = writeln!(
+            o,
+            "_{} older entr(ies) could not be read from the timeline archive (ConfigMap {}-timeline)._\n",
+            r.timeline_missing, r.name
+        );
+    }
     let _ = writeln!(o, "| Time (UTC) | Event | What happened |\n|---|---|---|");
     for e in &r.timeline {
         let _ = writeln!(o, "| {} | {} | {} |", utc(e.time), e.type_, cell(&e.message));

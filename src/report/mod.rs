@@ -49,6 +49,8 @@ pub struct Report {
     pub validation: Option<ValidationFacts>,
     /// The whole timeline, archived and current, oldest first, in UTC.
     pub timeline: Vec<TimelineEntry>,
+    /// Entries status says were moved to the archive but the archive did not yield.
+    pub timeline_missing: u32,
     /// When the post-incident review is due.
     pub postmortem_due_by: Option<DateTime<Utc>>,
 }

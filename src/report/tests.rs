@@ -89,8 +89,12 @@ fn a_timeline_longer_than_the_status_cap_is_reported_in_full() {
         status.rolled_off, archived,
         "dropped entries wait in status for the archive"
     );
+    let partial = build(&incident, &archived[10..]);
+    assert_eq!(partial.timeline_missing, 10);
+    assert!(to_markdown(&partial).contains("10 older entr(ies) could not be read"));
     let report = build(&incident, &archived);
     assert_eq!(report.timeline.len(), 120);
+    assert_eq!(report.timeline_missing, 0);
     let markdown = to_markdown(&report);
     for i in 0..120 {
         assert!(
