@@ -38,6 +38,7 @@ pub struct IncidentSpec {
     pub target: IncidentTarget,
     /// A human override of the triaged severity. When set it always wins over triage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::common::field_description_wins)]
     pub severity: Option<Severity>,
     /// The Playbook to follow. When absent, the Playbook in the namespace whose selector matches
     /// the target is used.
@@ -135,6 +136,7 @@ pub struct IncidentStatus {
     pub phase: Option<Phase>,
     /// The severity in force: the human override if set, otherwise the triaged one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::common::field_description_wins)]
     pub severity: Option<Severity>,
     /// Why the severity is what it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]

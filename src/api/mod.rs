@@ -10,18 +10,47 @@ pub use playbook::*;
 
 use kube::CustomResourceExt;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
+
 /// The CRDs as YAML documents, in the order `crds/` stores them.
 pub fn crds_yaml() -> Vec<(&'static str, String)> {
+    let yaml = |mut crd: CustomResourceDefinition| {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+                unwrap_descriptions(schema);
+            }
+        }
+        serde_yaml::to_string(&crd).expect("CRD serializes")
+    };
     vec![
-        (
-            "incidents.dontpanic.dev.yaml",
-            serde_yaml::to_string(&Incident::crd()).expect("CRD serializes"),
-        ),
-        (
-            "playbooks.dontpanic.dev.yaml",
-            serde_yaml::to_string(&Playbook::crd()).expect("CRD serializes"),
-        ),
+        ("incidents.dontpanic.dev.yaml", yaml(Incident::crd())),
+        ("playbooks.dontpanic.dev.yaml", yaml(Playbook::crd())),
     ]
+}
+
+/// Joins the lines of wrapped doc comments so that `kubectl explain` re-flows them; blank
+/// lines (paragraphs) stay.
+fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
+    if let Some(text) = schema.description.as_mut() {
+        *text = text
+            .split("\n\n")
+            .map(|paragraph| paragraph.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        unwrap_descriptions(child);
+    }
+    match schema.items.as_mut() {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => unwrap_descriptions(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(unwrap_descriptions),
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(values)) = schema.additional_properties.as_mut() {
+        unwrap_descriptions(values);
+    }
 }
 
 #[cfg(test)]
@@ -69,5 +98,11 @@ mod tests {
             missing.len(),
             missing.join("\n")
         );
+    }
+
+    #[test]
+    fn generated_descriptions_are_unwrapped_for_kubectl_explain() {
+        let (_, yaml) = crds_yaml().remove(0);
+        assert!(yaml.contains("description: The Playbook to follow. When absent, the Playbook in the namespace whose selector matches the target is used."), "{yaml}");
     }
 }

@@ -89,6 +89,7 @@ pub struct TriageSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TriageRule {
+    /// The severity this rule assigns when its `when` holds.
     pub severity: Severity,
     /// An expression over the triage signals, e.g. `unavailableRatio >= 0.3 || error_rate > 0.1`.
     pub when: String,
@@ -272,6 +273,8 @@ pub enum SafetyMode {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
 pub struct SafetySpec {
+    /// auto runs mutating steps, approval waits for the `dontpanic.dev/approved` annotation
+    /// before each, dry-run only records what would change.
     #[serde(default)]
     pub mode: SafetyMode,
     /// No new mitigation on the same target within this time after the last one, e.g. "5m".
