@@ -37,21 +37,34 @@ fn push_unique(list: &mut Vec<String>, values: impl IntoIterator<Item = String>)
     }
 }
 
-/// What a detail key names, read generically: AWS actions record instance IDs and DB
-/// identifiers under keys that say so.
+/// What a detail names, read generically from its key and value: AWS actions record
+/// instance IDs and DB identifiers under keys that say so.
+#[derive(Debug, PartialEq)]
 enum DetailKind {
     Instance,
     Database,
     Other,
 }
 
-fn detail_kind(key: &str) -> DetailKind {
+/// An EC2 instance ID: `i-` and 8 or 17 hex digits.
+fn is_instance_id(value: &str) -> bool {
+    value
+        .strip_prefix("i-")
+        .is_some_and(|hex| matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn detail_kind(key: &str, value: &str, action: &str) -> DetailKind {
     let k = key.to_ascii_lowercase();
-    if k.contains("image") || k.contains("ami") || k.contains("snapshot") || k.contains("endpoint") {
-        DetailKind::Other
-    } else if k.contains("instance") && !k.contains("db") && !k.contains("database") {
+    let names_an_id = ["id", "ids", "identifier", "identifiers", "instance", "instances"]
+        .iter()
+        .any(|end| k.ends_with(end));
+    let about_db = k.contains("db") || k.contains("database");
+    let values = split_values(value);
+    if !values.is_empty() && values.iter().all(|v| is_instance_id(v)) {
         DetailKind::Instance
-    } else if k.contains("db") || k.contains("database") || k.contains("cluster") {
+    } else if about_db && names_an_id {
+        DetailKind::Database
+    } else if k == "replacement" && action.contains("rds") {
         DetailKind::Database
     } else {
         DetailKind::Other
@@ -59,7 +72,37 @@ fn detail_kind(key: &str) -> DetailKind {
 }
 
 fn split_values(value: &str) -> Vec<String> {
-    value.split([',', ' ']).map(str::to_string).collect()
+    value
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `old → new` when the details name both sides of a replacement, otherwise the values.
+fn replacements(found: &[(String, String)]) -> Vec<String> {
+    let side = |words: &[&str]| -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, v) in found {
+            let k = k.to_ascii_lowercase();
+            if words.iter().any(|w| k.contains(w)) {
+                push_unique(&mut out, split_values(v));
+            }
+        }
+        out
+    };
+    let old = side(&["old", "source"]);
+    let new = side(&["new", "replacement"]);
+    if !old.is_empty() && !new.is_empty() {
+        vec![format!("{} → {}", old.join(", "), new.join(", "))]
+    } else {
+        let mut all = Vec::new();
+        for (_, v) in found {
+            push_unique(&mut all, split_values(v));
+        }
+        all
+    }
 }
 
 /// Builds the post-mortem draft of an Incident. `archived` holds the timeline entries that
@@ -147,6 +190,12 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
             message: step.message.clone(),
             dry_run: step.dry_run,
             reverted: step.reverted,
+            details: step
+                .intent
+                .iter()
+                .flat_map(|c| c.details.iter())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
         });
         let Some(change) = &step.intent else { continue };
         if change.from_revision.is_some() || change.to_revision.is_some() {
@@ -164,22 +213,25 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
         }
         let changed = step.state == StepState::Succeeded && !step.dry_run;
         let action = step.action.to_ascii_lowercase();
+        let (mut instances, mut databases) = (Vec::new(), Vec::new());
         for (key, value) in &change.details {
-            match detail_kind(key) {
+            match detail_kind(key, value, &action) {
                 DetailKind::Instance => {
                     push_unique(&mut affected.instances, split_values(value));
-                    if changed && (action.contains("ec2") || action.contains("relaunch")) {
-                        push_unique(&mut relaunched_instances, split_values(value));
-                    }
+                    instances.push((key.clone(), value.clone()));
                 }
                 DetailKind::Database => {
                     push_unique(&mut affected.databases, split_values(value));
-                    if changed && (action.contains("rds") || action.contains("restore")) {
-                        push_unique(&mut restored_databases, split_values(value));
-                    }
+                    databases.push((key.clone(), value.clone()));
                 }
-                DetailKind::Other => push_unique(&mut affected.other, [format!("{key}={value}")]),
+                DetailKind::Other => {}
             }
+        }
+        if changed && !instances.is_empty() && (action.contains("ec2") || action.contains("launch")) {
+            push_unique(&mut relaunched_instances, replacements(&instances));
+        }
+        if changed && !databases.is_empty() && (action.contains("rds") || action.contains("restore")) {
+            push_unique(&mut restored_databases, replacements(&databases));
         }
     }
     affected.nodes = affected

@@ -163,9 +163,6 @@ pub fn to_markdown(r: &Report) -> String {
     if !a.databases.is_empty() {
         let _ = writeln!(o, "- Databases: {}", a.databases.join(", "));
     }
-    if !a.other.is_empty() {
-        let _ = writeln!(o, "- Other details: {}", a.other.join(", "));
-    }
     let _ = writeln!(o);
 
     let _ = writeln!(o, "## Mitigation\n");
@@ -194,6 +191,9 @@ pub fn to_markdown(r: &Report) -> String {
             },
             step.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
         );
+        if !step.details.is_empty() {
+            let _ = writeln!(o, "  - Details: {}", cell(&step.details.join(", ")));
+        }
     }
     let _ = writeln!(o);
     for rb in &r.rollbacks {

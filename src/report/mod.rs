@@ -40,9 +40,9 @@ pub struct Report {
     pub affected: Affected,
     /// Revisions rolled back, with images and builds on both sides.
     pub rollbacks: Vec<Rollback>,
-    /// Databases restored by a mitigation, by identifier.
+    /// Databases restored by a mitigation: `source → restored` when both are known.
     pub restored_databases: Vec<String>,
-    /// Instances relaunched by a mitigation, by ID.
+    /// Instances relaunched by a mitigation: `old → new` when both are known.
     pub relaunched_instances: Vec<String>,
     /// Every mitigation step, in order.
     pub steps: Vec<StepFacts>,
@@ -126,8 +126,6 @@ pub struct Affected {
     pub instances: Vec<String>,
     /// RDS DB identifiers, from the target and from mitigation details.
     pub databases: Vec<String>,
-    /// Other facts from mitigation details (AMI, endpoints, ...), as `key=value`.
-    pub other: Vec<String>,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -170,6 +168,8 @@ pub struct StepFacts {
     pub message: Option<String>,
     pub dry_run: bool,
     pub reverted: bool,
+    /// Action-specific facts (instance IDs, AMI, DB identifiers, endpoints, ...), as `key=value`.
+    pub details: Vec<String>,
 }
 
 /// How recovery was validated.

@@ -172,22 +172,23 @@ fn the_rollback_report_matches_the_golden_file() {
 
 #[test]
 fn aws_details_become_affected_servers_restored_databases_and_relaunched_instances() {
-    let report = build(&fixture("archived.yaml"), &[]);
+    let report = build(&fixture("aws-resolved.yaml"), &[]);
     assert_eq!(report.affected.databases, vec!["orders-db", "orders-db-restored"]);
-    assert_eq!(report.affected.instances, vec!["i-0abc", "i-0def"]);
-    assert_eq!(report.restored_databases, vec!["orders-db-restored"]);
-    assert_eq!(report.relaunched_instances, vec!["i-0abc", "i-0def"]);
-    assert!(report.affected.other.contains(&"amiId=ami-123".to_string()));
+    assert_eq!(report.affected.instances, vec!["i-0def5678", "i-0abc1234"]);
+    assert_eq!(report.restored_databases, vec!["orders-db → orders-db-restored"]);
+    assert_eq!(report.relaunched_instances, vec!["i-0abc1234 → i-0def5678"]);
+    assert!(report.steps[1].details.contains(&"imageId=ami-12345678".to_string()));
     assert_eq!(report.durations.time_to_detect.as_ref().unwrap().text, "5m");
     let markdown = to_markdown(&report);
-    assert!(
-        markdown.contains("- Restored databases: orders-db-restored"),
-        "{markdown}"
-    );
-    assert!(
-        markdown.contains("- Relaunched instances: i-0abc, i-0def"),
-        "{markdown}"
-    );
+    for needle in [
+        "- Restored databases: orders-db → orders-db-restored",
+        "- Relaunched instances: i-0abc1234 → i-0def5678",
+        "- EC2 instances: i-0def5678, i-0abc1234",
+        "- Databases: orders-db, orders-db-restored",
+        "  - Details: imageId=ami-12345678",
+    ] {
+        assert!(markdown.contains(needle), "missing {needle:?}:\n{markdown}");
+    }
 }
 
 #[test]
