@@ -62,9 +62,7 @@ fn detail_kind(key: &str, value: &str, action: &str) -> DetailKind {
     let values = split_values(value);
     if !values.is_empty() && values.iter().all(|v| is_instance_id(v)) {
         DetailKind::Instance
-    } else if about_db && names_an_id {
-        DetailKind::Database
-    } else if k == "replacement" && action.contains("rds") {
+    } else if (about_db && names_an_id) || (k == "replacement" && action.contains("rds")) {
         DetailKind::Database
     } else {
         DetailKind::Other
