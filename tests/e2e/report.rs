@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-dontpanic");
+/// The plugin binary: `DONTPANIC_PLUGIN_BIN` when set, else the one cargo built for this test.
+fn plugin_bin() -> String {
+    std::env::var("DONTPANIC_PLUGIN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kubectl-dontpanic").to_string())
+}
 const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
 
 fn playbook(mode: &str, steps: &str) -> String {
@@ -40,7 +43,8 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, Str
 
 /// `kubectl dontpanic ...`, found by kubectl on PATH as a plugin.
 fn kubectl_plugin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let dir = Path::new(PLUGIN).parent().unwrap();
+    let plugin = plugin_bin();
+    let dir = Path::new(&plugin).parent().unwrap();
     let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut all = vec!["dontpanic"];
     all.extend_from_slice(args);
@@ -131,7 +135,7 @@ async fn report_of_a_rolled_back_incident_has_the_facts_and_kubectl_tells_the_st
 
     // The same from `dontpanic report`, as JSON.
     let (code, json, err) = run(
-        env!("CARGO_BIN_EXE_dontpanic"),
+        &operator_bin(),
         &["report", "checkout-500", "-n", &ns.name, "--format", "json"],
         &[],
     );
