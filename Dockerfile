@@ -25,8 +25,9 @@ WORKDIR /build
 # Dependencies first, against placeholder sources, so this layer is reused
 # until Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir -p src/bin \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > src/bin/kubectl-dontpanic.rs \
  && touch src/lib.rs \
  && cargo build --release --locked --target "${TARGET}" --bin dontpanic \
  && rm -rf src \

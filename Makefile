@@ -8,11 +8,15 @@ TESTBED_ENV = eval "$$(REPO_ROOT=$(REPO_ROOT) bash hack/testbed/env.sh)"
 
 include hack/testbed/testbed.mk
 
-.PHONY: build crds check-crds lint test test-unit test-e2e chart-install operator-identity demo demo-down bench
+.PHONY: build install-plugin crds check-crds lint test test-unit test-e2e chart-install operator-identity demo demo-down bench
 
 ## build: the operator binary and the test binaries
 build:
 	cargo build --locked --bins --tests
+
+## install-plugin: install `kubectl dontpanic` (report, timeline, list, approve) into ~/.cargo/bin
+install-plugin:
+	cargo install --locked --path . --bin kubectl-dontpanic
 
 ## crds: regenerate crds/ from the Rust types and copy them into the chart
 crds: build

@@ -25,6 +25,66 @@ pub enum Command {
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Plugin(PluginCommand),
+}
+
+/// `kubectl dontpanic`: the same incident commands as a kubectl plugin.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl-dontpanic",
+    bin_name = "kubectl dontpanic",
+    version,
+    about = "Read and act on dontpanic Incidents: post-mortem reports, timelines, approvals"
+)]
+pub struct PluginCli {
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+/// The commands people run about Incidents. Uses KUBECONFIG; the namespace defaults to the
+/// kubeconfig context's namespace, else `default`.
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Write a post-mortem draft of an Incident.
+    Report {
+        /// The Incident's name.
+        incident: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+    },
+    /// Print an Incident's whole timeline (archived and current), in UTC.
+    Timeline {
+        /// The Incident's name.
+        incident: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+    /// List open Incidents, most severe first.
+    List {
+        /// List across all namespaces (the default unless -n is given).
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+    /// Approve the step an Incident is waiting on (sets dontpanic.dev/approved: "true").
+    Approve {
+        /// The Incident's name.
+        incident: String,
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+}
+
+/// How `report` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +113,9 @@ pub struct RunArgs {
     /// Seconds a leader's Lease lasts without renewal before a standby takes over.
     #[arg(long, default_value_t = 15)]
     pub lease_duration_seconds: u64,
+    /// Time from resolution until the post-incident review is due, e.g. 48h.
+    #[arg(long, env = "DONTPANIC_REVIEW_PERIOD", default_value = "48h", value_parser = crate::duration::parse_duration)]
+    pub review_period: std::time::Duration,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,

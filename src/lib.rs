@@ -2,6 +2,7 @@
 //! detect, triage, mitigate safely, validate, and write everything down.
 
 pub mod api;
+pub mod archive;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;
@@ -15,6 +16,8 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod mitigation;
 pub mod notify;
+pub mod plugin;
+pub mod report;
 pub mod run;
 pub mod telemetry;
 pub mod timeline;

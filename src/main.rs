@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds { out_dir } => dontpanic::crdgen::write(out_dir.as_deref()),
+        Command::Plugin(command) => std::process::exit(dontpanic::plugin::run(command).await),
         Command::Run(args) => {
             let _telemetry = dontpanic::telemetry::init(args.log_json);
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -41,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
                 exit_after_intent: args.exit_after_intent,
                 exit_at_phase: args.exit_at_phase,
+                review_period: args.review_period,
             };
             if let Err(e) = dontpanic::run::run(client, metrics, settings, leader, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");

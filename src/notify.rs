@@ -12,6 +12,11 @@ pub enum Notification {
     StepFinished(String),
     Escalated(String),
     Resolved,
+    /// The post-incident review is due; tells the responder when.
+    PostmortemDue {
+        responder: Option<String>,
+        due_by: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// Works out which notifications a status change implies.
@@ -43,6 +48,14 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
             _ => {}
         }
     }
+    if let Some(pm) = &new.postmortem {
+        if old.and_then(|s| s.postmortem.as_ref()) != Some(pm) {
+            out.push(Notification::PostmortemDue {
+                responder: new.responder.clone(),
+                due_by: pm.due_by,
+            });
+        }
+    }
     out
 }
 
@@ -55,5 +68,36 @@ pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
             notification = ?n,
             "notification"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Postmortem;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn resolution_tells_the_responder_when_the_review_is_due() {
+        let due_by = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+        let old = IncidentStatus {
+            phase: Some(Phase::Validating),
+            responder: Some("team-checkout".into()),
+            ..Default::default()
+        };
+        let new = IncidentStatus {
+            phase: Some(Phase::Resolved),
+            postmortem: Some(Postmortem { due_by }),
+            ..old.clone()
+        };
+        let notes = notifications(Some(&old), &new);
+        assert!(notes.contains(&Notification::Resolved));
+        assert!(notes.contains(&Notification::PostmortemDue {
+            responder: Some("team-checkout".into()),
+            due_by
+        }));
+        assert!(!notifications(Some(&new), &new)
+            .iter()
+            .any(|n| matches!(n, Notification::PostmortemDue { .. })));
     }
 }

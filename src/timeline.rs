@@ -25,6 +25,7 @@ pub fn record(
         dropped.push(status.timeline.remove(0));
         status.timeline_dropped += 1;
     }
+    status.rolled_off.extend(dropped.iter().cloned());
     dropped
 }
 

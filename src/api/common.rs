@@ -18,6 +18,24 @@ pub enum Severity {
     Critical,
 }
 
+/// Keeps a field's own description when its type is an enum with documented variants: the
+/// CRD generator would otherwise replace it with the enum's description.
+pub(crate) fn field_description_wins(schema: &mut schemars::Schema) {
+    fn strip(value: &mut serde_json::Value) {
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("description");
+        }
+    }
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(list) = obj.get_mut(key).and_then(|v| v.as_array_mut()) {
+            list.iter_mut().for_each(strip);
+        }
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {

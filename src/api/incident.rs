@@ -38,6 +38,7 @@ pub struct IncidentSpec {
     pub target: IncidentTarget,
     /// A human override of the triaged severity. When set it always wins over triage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::common::field_description_wins)]
     pub severity: Option<Severity>,
     /// The Playbook to follow. When absent, the Playbook in the namespace whose selector matches
     /// the target is used.
@@ -135,6 +136,7 @@ pub struct IncidentStatus {
     pub phase: Option<Phase>,
     /// The severity in force: the human override if set, otherwise the triaged one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::common::field_description_wins)]
     pub severity: Option<Severity>,
     /// Why the severity is what it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +174,11 @@ pub struct IncidentStatus {
     /// How many older timeline entries were dropped from status (see the archive ConfigMap).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub timeline_dropped: u32,
+    /// Entries dropped from `timeline` since this status was read, not yet archived. Never
+    /// written to the API server: the status writer archives them first.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub rolled_off: Vec<TimelineEntry>,
     /// Key times of the lifecycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<PhaseTimes>,
@@ -193,22 +200,31 @@ fn is_zero(n: &u32) -> bool {
 pub struct Impact {
     /// One line, e.g. "3/3 replicas unavailable, 0/3 endpoints ready".
     pub summary: String,
+    /// Replicas the target asks for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_replicas: Option<i32>,
+    /// Replicas whose pods are ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_replicas: Option<i32>,
+    /// Replicas available to serve (ready for minReadySeconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_replicas: Option<i32>,
+    /// Replicas not available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable_replicas: Option<i32>,
+    /// Ready endpoints behind the Services that select the target's pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_endpoints: Option<i32>,
+    /// All endpoints behind those Services, ready or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_endpoints: Option<i32>,
+    /// Pods of the target that are failing (crash-looping, not ready, unschedulable, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_pods: Option<i32>,
+    /// Nodes hosting the target's pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting_nodes: Option<i32>,
+    /// Of those nodes, the ones that are not Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_ready_nodes: Option<i32>,
     /// Signals named by the Playbook that are off, by name.
@@ -228,12 +244,16 @@ pub struct Evidence {
     /// What the first error time was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error_source: Option<String>,
+    /// The failing pods of the target, with the nodes they run on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_pods: Vec<PodEvidence>,
+    /// Recent Warning events about the target and its pods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warning_events: Vec<EventEvidence>,
+    /// The last log lines of the failing containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<LogEvidence>,
+    /// The target's revisions, newest first, with images and builds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollout_history: Vec<RevisionEvidence>,
     /// Parts that could not be gathered, and why.
@@ -244,17 +264,23 @@ pub struct Evidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodEvidence {
+    /// The pod's name.
     pub name: String,
+    /// The node (server) the pod runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// The pod's phase: Pending, Running, Failed, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// The most telling reason: CrashLoopBackOff, ImagePullBackOff, OOMKilled, NotReady, ...
     pub reason: String,
+    /// Container restarts, summed over the pod's containers.
     #[serde(default)]
     pub restarts: i32,
+    /// The Deployment revision the pod belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<i64>,
+    /// The pod's containers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerEvidence>,
 }
@@ -262,12 +288,16 @@ pub struct PodEvidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerEvidence {
+    /// The container's name.
     pub name: String,
+    /// The image the container runs.
     pub image: String,
     /// waiting, running or terminated.
     pub state: String,
+    /// Why the container is waiting or terminated, e.g. CrashLoopBackOff or OOMKilled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How often the container restarted.
     #[serde(default)]
     pub restarts: i32,
 }
@@ -275,12 +305,16 @@ pub struct ContainerEvidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEvidence {
+    /// When the event was last seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<DateTime<Utc>>,
     /// `Kind/name` of the object the event is about.
     pub object: String,
+    /// The event's reason, e.g. BackOff or FailedScheduling.
     pub reason: String,
+    /// The event's message.
     pub message: String,
+    /// How often the event occurred.
     #[serde(default)]
     pub count: i32,
 }
@@ -288,7 +322,9 @@ pub struct EventEvidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEvidence {
+    /// The pod the lines come from.
     pub pod: String,
+    /// The container the lines come from.
     pub container: String,
     /// The last lines, each cut to a bounded length.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -301,14 +337,21 @@ pub struct LogEvidence {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionEvidence {
+    /// The revision number (deployment.kubernetes.io/revision).
     pub revision: i64,
+    /// The images of the revision's pod template.
     pub images: Vec<String>,
+    /// The build number from the pod template's dontpanic.dev/build annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
+    /// The kubernetes.io/change-cause annotation, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_cause: Option<String>,
+    /// Pods of this revision.
     pub replicas: i32,
+    /// Ready pods of this revision.
     pub ready_replicas: i32,
+    /// When the revision was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
 }
@@ -328,15 +371,22 @@ pub enum StepState {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepStatus {
+    /// The step's name, unique within the Incident.
     pub name: String,
+    /// The action the step runs, e.g. RollbackDeployment.
     pub action: String,
+    /// Pending, AwaitingApproval, Running, Succeeded, Failed or Skipped.
     pub state: StepState,
+    /// How often the step was attempted.
     #[serde(default)]
     pub attempts: u32,
+    /// When the latest attempt started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    /// When the step finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// What the action reported, or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// True when the step ran as a server-side dry-run and changed nothing.
@@ -362,23 +412,31 @@ pub struct StepStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
+    /// The revision in place before the change (the one rolled back from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_revision: Option<i64>,
+    /// The revision the change restores (the one rolled back to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_revision: Option<i64>,
+    /// The images before the change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_images: Vec<String>,
+    /// The images after the change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to_images: Vec<String>,
+    /// The build number before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_build: Option<String>,
+    /// The build number after the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_build: Option<String>,
     /// The pod-template-hash of the ReplicaSet a rollback restores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_template_hash: Option<String>,
+    /// The replica count before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_replicas: Option<i32>,
+    /// The replica count after the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_replicas: Option<i32>,
     /// The value of the restartedAt annotation a restart sets.
@@ -392,10 +450,12 @@ pub struct Change {
 /// One line of the written record.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct TimelineEntry {
+    /// When it happened, in UTC.
     pub time: DateTime<Utc>,
     /// Detected, Triaged, SeverityChanged, Evidence, StepStarted, StepSucceeded, StepFailed, ...
     #[serde(rename = "type")]
     pub type_: String,
+    /// What happened, in a sentence.
     pub message: String,
 }
 
@@ -403,14 +463,19 @@ pub struct TimelineEntry {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseTimes {
+    /// When the Incident was opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detected_at: Option<DateTime<Utc>>,
+    /// When a severity was first assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triaged_at: Option<DateTime<Utc>>,
+    /// When the first mitigation step started changing something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_mitigation_at: Option<DateTime<Utc>>,
+    /// When a mitigation step last succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mitigated_at: Option<DateTime<Utc>>,
+    /// When the Incident closed: Resolved, Escalated or Failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -429,12 +494,14 @@ pub struct Postmortem {
 pub struct ValidationStatus {
     /// Which mitigation step this validation follows (index into `steps`).
     pub after_step: u32,
+    /// When validation started.
     pub started_at: DateTime<Utc>,
     /// When the next measurement is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_measurement_at: Option<DateTime<Utc>>,
     /// Successful, Failed, Inconclusive or Running.
     pub verdict: String,
+    /// Each check's progress.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckStatus>,
 }
@@ -443,21 +510,29 @@ pub struct ValidationStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckStatus {
+    /// The check's name from the Playbook.
     pub name: String,
     /// Successful, Failed, Inconclusive, Error or Running.
     pub phase: String,
+    /// Measurements taken.
     #[serde(default)]
     pub count: u32,
+    /// Successful measurements.
     #[serde(default)]
     pub successful: u32,
+    /// Failed measurements.
     #[serde(default)]
     pub failed: u32,
+    /// Inconclusive measurements.
     #[serde(default)]
     pub inconclusive: u32,
+    /// Measurements that could not be taken.
     #[serde(default)]
     pub errors: u32,
+    /// Successful measurements in a row, up to now.
     #[serde(default)]
     pub consecutive_successes: u32,
+    /// Errors in a row, up to now.
     #[serde(default)]
     pub consecutive_errors: u32,
     /// The newest few measurements.
@@ -469,11 +544,14 @@ pub struct CheckStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Measurement {
+    /// When it was measured.
     pub time: DateTime<Utc>,
     /// Successful, Failed, Inconclusive or Error.
     pub verdict: String,
+    /// The measured value, as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// What the provider said about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

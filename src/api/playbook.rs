@@ -89,6 +89,7 @@ pub struct TriageSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TriageRule {
+    /// The severity this rule assigns when its `when` holds.
     pub severity: Severity,
     /// An expression over the triage signals, e.g. `unavailableRatio >= 0.3 || error_rate > 0.1`.
     pub when: String,
@@ -178,11 +179,15 @@ pub struct ValidationSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckSpec {
+    /// The check's name, shown in status and the timeline.
     pub name: String,
+    /// Judge recovery by the target's state in Kubernetes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesCheck>,
+    /// Judge recovery by a Prometheus query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<PrometheusCheck>,
+    /// Judge recovery by an HTTP request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpCheck>,
 }
@@ -203,9 +208,11 @@ pub struct KubernetesCheck {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusCheck {
+    /// An instant PromQL query.
     pub query: String,
     /// e.g. `result < 0.05`, or `all(result, {# < 0.05})` for vectors.
     pub success_condition: String,
+    /// An expression over `result` that fails the measurement, e.g. `result > 0.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_condition: Option<String>,
     /// The Prometheus base URL; the operator's `--prometheus-url` when absent.
@@ -227,6 +234,7 @@ pub struct PrometheusAuth {
     /// Keys holding basic-auth credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_key: Option<String>,
+    /// Key holding the basic-auth password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_key: Option<String>,
 }
@@ -235,6 +243,7 @@ pub struct PrometheusAuth {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpCheck {
+    /// The URL to GET.
     pub url: String,
     /// The expected status code; 200 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +273,8 @@ pub enum SafetyMode {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
 pub struct SafetySpec {
+    /// auto runs mutating steps, approval waits for the `dontpanic.dev/approved` annotation
+    /// before each, dry-run only records what would change.
     #[serde(default)]
     pub mode: SafetyMode,
     /// No new mitigation on the same target within this time after the last one, e.g. "5m".
@@ -277,15 +288,19 @@ pub struct SafetySpec {
     /// Bounds for ScaleDeployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_replicas: Option<i32>,
+    /// Upper bound for ScaleDeployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<i32>,
 }
 
+/// What the operator found when checking the Playbook.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybookStatus {
+    /// The `.metadata.generation` last checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// Valid, per the Kubernetes API conventions: whether the Playbook can be used, and why not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

@@ -77,6 +77,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         incident,
         written: incident.status.clone(),
         ctx,
+        archived: Default::default(),
     };
     match next {
         Next::Nothing => {}
@@ -124,10 +125,26 @@ struct StatusWriter<'a> {
     incident: &'a Incident,
     written: Option<IncidentStatus>,
     ctx: &'a Context,
+    /// Entries this writer already archived.
+    archived: std::collections::HashSet<crate::archive::Key>,
 }
 
 impl StatusWriter<'_> {
     async fn write(&mut self, status: &IncidentStatus) -> Result<(), Error> {
+        if self.written.as_ref() == Some(status) {
+            return Ok(());
+        }
+        // Entries about to roll off the status timeline are archived first, so that a crash
+        // between the two writes loses nothing.
+        let old_timeline = self.written.as_ref().map(|s| s.timeline.as_slice()).unwrap_or_default();
+        let mut rolled_off = crate::archive::rolled_off(old_timeline, &status.timeline);
+        // Entries recorded and dropped again before any write never reached status.
+        rolled_off.extend(crate::archive::rolled_off(&status.rolled_off, &status.timeline));
+        rolled_off.retain(|e| !self.archived.contains(&crate::archive::key(e)));
+        if !rolled_off.is_empty() {
+            crate::archive::append(&self.ctx.client, self.incident, &rolled_off).await?;
+            self.archived.extend(rolled_off.iter().map(crate::archive::key));
+        }
         if !apply_status(self.api, self.incident, self.written.as_ref(), status).await? {
             return Ok(());
         }
@@ -144,6 +161,13 @@ impl StatusWriter<'_> {
             }
         }
         let notes = crate::notify::notifications(self.written.as_ref(), status);
+        for note in &notes {
+            if let crate::notify::Notification::PostmortemDue { responder, due_by } = note {
+                let who = responder.as_deref().unwrap_or("the responder");
+                let text = format!("post-incident review due by {}; {who} is notified", due_by.to_rfc3339());
+                publish(&self.ctx.recorder, self.incident, false, "PostmortemDue", text).await;
+            }
+        }
         crate::notify::deliver(self.incident, &notes).await;
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
@@ -582,7 +606,14 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
         ctx.metrics.observe_verdict(r.verdict.as_str());
     }
     let now = Utc::now();
-    let after = lifecycle::record_measurements(status, spec.as_ref(), &results, incident.metadata.generation, now);
+    let after = lifecycle::record_measurements(
+        status,
+        spec.as_ref(),
+        &results,
+        incident.metadata.generation,
+        ctx.settings.review_period,
+        now,
+    );
     if let AfterMeasure::Failed {
         revert_step: Some(index),
     } = after

@@ -14,7 +14,7 @@ use kube::Client;
 use std::sync::Arc;
 
 /// Operator-wide settings from the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Watch only this namespace.
     pub namespace: Option<String>,
@@ -26,6 +26,22 @@ pub struct Settings {
     pub exit_after_intent: bool,
     /// Exit right after a status write that moves an Incident into this phase (testing only).
     pub exit_at_phase: Option<crate::api::Phase>,
+    /// Time from resolution until the post-incident review is due.
+    pub review_period: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            namespace: None,
+            prometheus_url: None,
+            aws_endpoint_url: None,
+            max_concurrent_mitigations: 5,
+            exit_after_intent: false,
+            exit_at_phase: None,
+            review_period: crate::lifecycle::DEFAULT_REVIEW_PERIOD,
+        }
+    }
 }
 
 /// What every reconcile shares.

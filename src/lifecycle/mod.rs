@@ -12,7 +12,9 @@ mod validating;
 pub use decide::{decide, Decision, Inputs, Next, OtherIncident, PlaybookLookup};
 pub use safety::{approval_required, SafetyPolicy};
 pub use steps::{step_failed, step_reverted, step_started, step_succeeded};
-pub use validating::{record_measurements, start_validation, AfterMeasure, DEFAULT_REVIEW_PERIOD_HOURS};
+pub use validating::{
+    record_measurements, start_validation, AfterMeasure, DEFAULT_REVIEW_PERIOD, DEFAULT_REVIEW_PERIOD_HOURS,
+};
 
 use crate::api::{IncidentStatus, Phase};
 use chrono::{DateTime, Utc};

@@ -198,11 +198,25 @@ fn success_validates_then_resolves() {
         },
     )];
     assert_eq!(
-        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(5)),
+        record_measurements(
+            &mut st,
+            pb.spec.validation.as_ref(),
+            &ok,
+            Some(1),
+            DEFAULT_REVIEW_PERIOD,
+            t(5)
+        ),
         AfterMeasure::KeepMeasuring
     );
     assert_eq!(
-        record_measurements(&mut st, pb.spec.validation.as_ref(), &ok, Some(1), t(10)),
+        record_measurements(
+            &mut st,
+            pb.spec.validation.as_ref(),
+            &ok,
+            Some(1),
+            DEFAULT_REVIEW_PERIOD,
+            t(10)
+        ),
         AfterMeasure::Resolved
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Resolved));
@@ -211,6 +225,41 @@ fn success_validates_then_resolves() {
         .conditions
         .iter()
         .any(|c| c.type_ == "Validated" && c.status == "True"));
+}
+
+#[test]
+fn the_review_period_is_configurable() {
+    let mut st = crate::api::IncidentStatus {
+        validation: Some(crate::api::ValidationStatus {
+            started_at: t(0),
+            verdict: "Running".into(),
+            checks: vec![crate::api::CheckStatus {
+                name: "available".into(),
+                phase: "Running".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let spec = crate::api::ValidationSpec {
+        count: Some(1),
+        ..Default::default()
+    };
+    let ok = vec![(
+        "available".to_string(),
+        MeasurementResult {
+            verdict: M::Successful,
+            value: None,
+            message: None,
+        },
+    )];
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(
+        record_measurements(&mut st, Some(&spec), &ok, Some(1), week, t(3)),
+        AfterMeasure::Resolved
+    );
+    assert_eq!(st.postmortem.as_ref().unwrap().due_by, t(3) + Duration::days(7));
 }
 
 #[test]
@@ -234,7 +283,7 @@ fn failed_validation_runs_the_next_step_then_escalates_and_asks_for_revert() {
     step_started(&mut st, 0, Change::default(), false, "x", t(4));
     step_succeeded(&mut st, 0, &outcome("rolled back"), v, Some(1), t(5));
     assert_eq!(
-        record_measurements(&mut st, v, &bad, Some(1), t(6)),
+        record_measurements(&mut st, v, &bad, Some(1), DEFAULT_REVIEW_PERIOD, t(6)),
         AfterMeasure::Failed { revert_step: None }
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Mitigating));
@@ -255,7 +304,7 @@ fn failed_validation_runs_the_next_step_then_escalates_and_asks_for_revert() {
     );
     step_succeeded(&mut st, 1, &outcome("scaled"), v, Some(1), t(9));
     assert_eq!(
-        record_measurements(&mut st, v, &bad, Some(1), t(10)),
+        record_measurements(&mut st, v, &bad, Some(1), DEFAULT_REVIEW_PERIOD, t(10)),
         AfterMeasure::Failed { revert_step: Some(1) }
     );
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));

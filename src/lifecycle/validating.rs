@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 pub const DEFAULT_INTERVAL_SECS: i64 = 5;
 /// "Give them time (at least a couple of days)."
 pub const DEFAULT_REVIEW_PERIOD_HOURS: i64 = 48;
+/// The review period when none is configured.
+pub const DEFAULT_REVIEW_PERIOD: std::time::Duration =
+    std::time::Duration::from_secs(DEFAULT_REVIEW_PERIOD_HOURS as u64 * 3600);
 
 fn checks_of(spec: Option<&ValidationSpec>) -> Vec<String> {
     match spec.map(|s| &s.checks) {
@@ -57,11 +60,13 @@ pub enum AfterMeasure {
 }
 
 /// Records one round of measurements (one per check, by check name) and decides what follows.
+/// On resolution the post-incident review is due `review_period` later.
 pub fn record_measurements(
     st: &mut IncidentStatus,
     spec: Option<&ValidationSpec>,
     results: &[(String, MeasurementResult)],
     generation: Option<i64>,
+    review_period: std::time::Duration,
     now: DateTime<Utc>,
 ) -> AfterMeasure {
     let default_spec = ValidationSpec::default();
@@ -143,7 +148,9 @@ pub fn record_measurements(
             );
             set_phase(st, Phase::Resolved, now, "recovery validated");
             st.postmortem = Some(Postmortem {
-                due_by: now + chrono::Duration::hours(DEFAULT_REVIEW_PERIOD_HOURS),
+                due_by: now
+                    + chrono::Duration::from_std(review_period)
+                        .unwrap_or(chrono::Duration::hours(DEFAULT_REVIEW_PERIOD_HOURS)),
             });
             AfterMeasure::Resolved
         }

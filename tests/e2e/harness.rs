@@ -79,6 +79,12 @@ fn rand_u32() -> u32 {
     h.finish() as u32
 }
 
+/// The operator binary under test: `DONTPANIC_BIN` when set (a copy that a concurrent build
+/// cannot replace mid-run), else the one cargo built for this test.
+pub fn operator_bin() -> String {
+    std::env::var("DONTPANIC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").to_string())
+}
+
 pub fn kubectl_path() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
 }
@@ -149,7 +155,7 @@ impl Operator {
         ];
         args.extend(self.extra.iter().cloned());
         args.extend(more.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_dontpanic"))
+        let child = Command::new(operator_bin())
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,dontpanic=debug,kube=warn")

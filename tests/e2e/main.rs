@@ -4,5 +4,6 @@ mod foundation;
 mod harness;
 mod lifecycle;
 mod observability;
+mod report;
 mod resilience;
 mod validation;
