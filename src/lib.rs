@@ -2,6 +2,7 @@
 //! detect, triage, mitigate safely, validate, and write everything down.
 
 pub mod api;
+pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;
