@@ -144,7 +144,10 @@ impl Operator {
         ];
         args.extend(self.extra.iter().cloned());
         args.extend(more.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_dontpanic"))
+        // DONTPANIC_OPERATOR_BIN runs a copy of the binary, for target directories shared
+        // between checkouts where `target/debug/dontpanic` may be rebuilt from another one.
+        let binary = std::env::var("DONTPANIC_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").into());
+        let child = Command::new(binary)
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,dontpanic=debug,kube=warn")
