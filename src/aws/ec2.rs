@@ -127,7 +127,9 @@ pub fn health(instance_id: &str, state: &str, checks: Option<(&str, &str)>) -> (
     let impaired = checks.is_some_and(|(i, s)| i == "impaired" || s == "impaired");
     let down = DOWN_STATES.contains(&state) || impaired;
     let line = match checks {
-        Some((i, s)) if impaired => format!("instance {instance_id} {state}, status checks impaired (instance {i}, system {s})"),
+        Some((i, s)) if impaired => {
+            format!("instance {instance_id} {state}, status checks impaired (instance {i}, system {s})")
+        }
         _ => format!("instance {instance_id} {state}"),
     };
     (down, line)
@@ -229,7 +231,10 @@ mod tests {
         assert!(health("i-1", "shutting-down", None).0);
         let (down, line) = health("i-1", "running", Some(("impaired", "ok")));
         assert!(down);
-        assert_eq!(line, "instance i-1 running, status checks impaired (instance impaired, system ok)");
+        assert_eq!(
+            line,
+            "instance i-1 running, status checks impaired (instance impaired, system ok)"
+        );
         assert!(!health("i-1", "running", Some(("ok", "ok"))).0);
         assert!(!health("i-1", "running", Some(("initializing", "initializing"))).0);
         assert!(!health("i-1", "pending", None).0);

@@ -88,7 +88,12 @@ mod tests {
 
     #[test]
     fn throttling_and_server_errors_are_transient() {
-        for code in ["Throttling", "RequestLimitExceeded", "ThrottlingException", "InternalError"] {
+        for code in [
+            "Throttling",
+            "RequestLimitExceeded",
+            "ThrottlingException",
+            "InternalError",
+        ] {
             let e = classify("describing", Some(code), Some("slow down"), Some(400));
             assert!(e.retryable(), "{code}");
             assert_eq!(e.message(), format!("describing: {code}: slow down"));
@@ -113,7 +118,12 @@ mod tests {
                     .into()
             )
         );
-        for code in ["UnauthorizedOperation", "InvalidParameterValue", "DBSnapshotNotFound", "AccessDenied"] {
+        for code in [
+            "UnauthorizedOperation",
+            "InvalidParameterValue",
+            "DBSnapshotNotFound",
+            "AccessDenied",
+        ] {
             assert!(!classify("x", Some(code), None, Some(400)).retryable(), "{code}");
         }
         assert!(!classify("x", Some("AuthFailure"), None, Some(401)).retryable());

@@ -71,7 +71,11 @@ pub fn valid_db_identifier(id: &str) -> bool {
 
 /// The name of the AMI `createImageFirst` makes from a failing instance (3-128 characters).
 pub fn created_image_name(namespace: &str, incident_name: &str, incident_uid: &str, step_index: usize) -> String {
-    let uid: String = incident_uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+    let uid: String = incident_uid
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect();
     let mut name = format!(
         "dontpanic-{}-{}-{uid}-s{step_index}",
         slug(namespace),

@@ -26,7 +26,10 @@ const DOWN_STATUSES: &[&str] = &[
 
 /// Whether a DB instance is down, and its status in one line.
 pub fn health(db_id: &str, status: &str) -> (bool, String) {
-    (DOWN_STATUSES.contains(&status), format!("DB instance {db_id} status {status}"))
+    (
+        DOWN_STATUSES.contains(&status),
+        format!("DB instance {db_id} status {status}"),
+    )
 }
 
 pub fn status(db: &DbInstance) -> String {
@@ -46,7 +49,12 @@ pub fn endpoint(db: &DbInstance) -> Option<String> {
 /// Reads one DB instance; `None` when it does not exist.
 pub async fn find(client: &Client, db_id: &str) -> Result<Option<DbInstance>, ActionError> {
     let what = format!("describing DB instance {db_id}");
-    match client.describe_db_instances().db_instance_identifier(db_id).send().await {
+    match client
+        .describe_db_instances()
+        .db_instance_identifier(db_id)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out
             .db_instances()
             .iter()
@@ -143,7 +151,13 @@ mod tests {
         for s in ["failed", "incompatible-restore", "storage-full", "stopped"] {
             assert!(health("db", s).0, "{s}");
         }
-        for s in ["available", "backing-up", "modifying", "rebooting", "storage-optimization"] {
+        for s in [
+            "available",
+            "backing-up",
+            "modifying",
+            "rebooting",
+            "storage-optimization",
+        ] {
             assert!(!health("db", s).0, "{s}");
         }
         assert_eq!(health("orders", "failed").1, "DB instance orders status failed");
@@ -159,7 +173,11 @@ mod tests {
 
     #[test]
     fn the_newest_available_snapshot_is_chosen() {
-        let all = vec![snap("a", 100, "available"), snap("c", 300, "creating"), snap("b", 200, "available")];
+        let all = vec![
+            snap("a", 100, "available"),
+            snap("c", 300, "creating"),
+            snap("b", 200, "available"),
+        ];
         assert_eq!(newest_snapshot(&all).unwrap().db_snapshot_identifier(), Some("b"));
         assert!(newest_snapshot(&all[1..2]).is_none());
     }

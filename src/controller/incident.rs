@@ -211,7 +211,11 @@ async fn dereference(
 /// instance, a restored DB), the replacement is read instead: it is what now serves, and what
 /// validation judges. A target that cannot be found (or a tag selector that does not match
 /// exactly one instance) is reported in the signals; throttling and outages retry the reconcile.
-async fn observe_cloud(incident: &Incident, ctx: &Context, namespace: &str) -> Result<crate::aws::CloudObservation, Error> {
+async fn observe_cloud(
+    incident: &Incident,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<crate::aws::CloudObservation, Error> {
     let target = &incident.spec.target;
     let replacement = incident.status.as_ref().and_then(|st| {
         st.steps

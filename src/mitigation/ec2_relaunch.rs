@@ -8,9 +8,7 @@ use crate::aws::ec2::{self, state};
 use crate::aws::error::{from_sdk, is_dry_run_ok};
 use crate::aws::names::{self, client_token, created_image_name, newest_image, INCIDENT_TAG, STEP_TAG};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{
-    IamInstanceProfileSpecification, Instance, Placement, ResourceType, Tag, TagSpecification,
-};
+use aws_sdk_ec2::types::{IamInstanceProfileSpecification, Instance, Placement, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -70,7 +68,14 @@ fn new_tags(old: &BTreeMap<String, String>, incident: &str, step_index: usize) -
     tags
 }
 
-fn dry_run_or(err: aws_sdk_ec2::error::SdkError<impl aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static, aws_sdk_ec2::config::http::HttpResponse>, what: &str, dry_run: bool) -> Result<(), ActionError> {
+fn dry_run_or(
+    err: aws_sdk_ec2::error::SdkError<
+        impl aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+        aws_sdk_ec2::config::http::HttpResponse,
+    >,
+    what: &str,
+    dry_run: bool,
+) -> Result<(), ActionError> {
     if dry_run && is_dry_run_ok(&err) {
         Ok(())
     } else {
@@ -85,7 +90,12 @@ async fn created_image(client: &Client, name: &str) -> Result<Option<names::Imag
 }
 
 /// Creates the AMI from the failing instance (once) and waits briefly for it to be available.
-async fn ensure_image(client: &Client, ctx: &ActionContext<'_>, old_id: &str, name: &str) -> Result<Option<String>, ActionError> {
+async fn ensure_image(
+    client: &Client,
+    ctx: &ActionContext<'_>,
+    old_id: &str,
+    name: &str,
+) -> Result<Option<String>, ActionError> {
     let existing = created_image(client, name).await?;
     let image_id = match existing {
         Some(image) => image.id,
@@ -94,7 +104,10 @@ async fn ensure_image(client: &Client, ctx: &ActionContext<'_>, old_id: &str, na
                 .create_image()
                 .instance_id(old_id)
                 .name(name)
-                .description(format!("dontpanic: image of {old_id} for incident {}/{}", ctx.namespace, ctx.incident_name))
+                .description(format!(
+                    "dontpanic: image of {old_id} for incident {}/{}",
+                    ctx.namespace, ctx.incident_name
+                ))
                 .no_reboot(true)
                 .dry_run(ctx.dry_run)
                 .send()
@@ -123,7 +136,10 @@ async fn ensure_image(client: &Client, ctx: &ActionContext<'_>, old_id: &str, na
 /// An instance this step launched before (a retry or a restart), if any.
 async fn launched_before(client: &Client, ctx: &ActionContext<'_>) -> Result<Option<Instance>, ActionError> {
     let mut marker = BTreeMap::new();
-    marker.insert(INCIDENT_TAG.to_string(), format!("{}/{}", ctx.namespace, ctx.incident_name));
+    marker.insert(
+        INCIDENT_TAG.to_string(),
+        format!("{}/{}", ctx.namespace, ctx.incident_name),
+    );
     marker.insert(STEP_TAG.to_string(), ctx.step_index.to_string());
     Ok(ec2::find_by_tags(client, &marker).await?.into_iter().next())
 }
@@ -183,7 +199,11 @@ async fn launch(
             .map(Some)
             .ok_or_else(|| ActionError::Transient("RunInstances returned no instance".into())),
         Err(e) => {
-            dry_run_or(e, &format!("launching a replacement for {}", old.instance_id().unwrap_or_default()), ctx.dry_run)?;
+            dry_run_or(
+                e,
+                &format!("launching a replacement for {}", old.instance_id().unwrap_or_default()),
+                ctx.dry_run,
+            )?;
             Ok(None)
         }
     }
@@ -217,7 +237,12 @@ async fn wait_running(client: &Client, id: &str) -> Result<Instance, ActionError
 }
 
 /// Stops or terminates the old instance, unless it is already so.
-async fn handle_old(client: &Client, ctx: &ActionContext<'_>, old: &Instance, policy: OldInstancePolicy) -> Result<String, ActionError> {
+async fn handle_old(
+    client: &Client,
+    ctx: &ActionContext<'_>,
+    old: &Instance,
+    policy: OldInstancePolicy,
+) -> Result<String, ActionError> {
     let id = old.instance_id().unwrap_or_default();
     let now = state(old);
     match policy {
@@ -229,13 +254,25 @@ async fn handle_old(client: &Client, ctx: &ActionContext<'_>, old: &Instance, po
             Ok(format!("old instance {id} already {now}"))
         }
         OldInstancePolicy::Stop => {
-            if let Err(e) = client.stop_instances().instance_ids(id).dry_run(ctx.dry_run).send().await {
+            if let Err(e) = client
+                .stop_instances()
+                .instance_ids(id)
+                .dry_run(ctx.dry_run)
+                .send()
+                .await
+            {
                 dry_run_or(e, &format!("stopping {id}"), ctx.dry_run)?;
             }
             Ok(format!("old instance {id} stopped"))
         }
         OldInstancePolicy::Terminate => {
-            if let Err(e) = client.terminate_instances().instance_ids(id).dry_run(ctx.dry_run).send().await {
+            if let Err(e) = client
+                .terminate_instances()
+                .instance_ids(id)
+                .dry_run(ctx.dry_run)
+                .send()
+                .await
+            {
                 dry_run_or(e, &format!("terminating {id}"), ctx.dry_run)?;
             }
             Ok(format!("old instance {id} terminated"))
@@ -276,16 +313,23 @@ impl MitigationAction for RelaunchEc2FromAmi {
             let found = ec2::find_images(client, p.image_name_filter.as_deref(), &p.image_tags).await?;
             let mut wanted: Vec<String> = p.image_name_filter.iter().map(|n| format!("name={n}")).collect();
             wanted.extend(p.image_tags.iter().map(|(k, v)| format!("tag:{k}={v}")));
-            let image = newest_image(&found).cloned().ok_or_else(|| {
-                ActionError::Refused(format!("no available AMI matches {}", wanted.join(", ")))
-            })?;
-            (image.id, image.name, format!("newest AMI matching {}", wanted.join(", ")))
+            let image = newest_image(&found)
+                .cloned()
+                .ok_or_else(|| ActionError::Refused(format!("no available AMI matches {}", wanted.join(", "))))?;
+            (
+                image.id,
+                image.name,
+                format!("newest AMI matching {}", wanted.join(", ")),
+            )
         } else if p.create_image_first == Some(true) {
             let name = created_image_name(ctx.namespace, ctx.incident_name, ctx.incident_uid, ctx.step_index);
             (String::new(), name, SOURCE_CREATE.to_string())
         } else {
             let id = old.image_id().unwrap_or_default().to_string();
-            let name = ec2::describe_image(client, &id).await.map(|i| i.name).unwrap_or_default();
+            let name = ec2::describe_image(client, &id)
+                .await
+                .map(|i| i.name)
+                .unwrap_or_default();
             (id, name, "the failing instance's own AMI".to_string())
         };
         if !image_id.is_empty() {
@@ -299,7 +343,10 @@ impl MitigationAction for RelaunchEc2FromAmi {
             details.insert("instanceType".to_string(), t.as_str().to_string());
         }
         details.insert(TOKEN.to_string(), client_token(ctx.incident_uid, ctx.step_index));
-        details.insert(OLD_POLICY.to_string(), p.old_instance.unwrap_or_default().as_str().to_string());
+        details.insert(
+            OLD_POLICY.to_string(),
+            p.old_instance.unwrap_or_default().as_str().to_string(),
+        );
         Ok(Change {
             details,
             ..Change::default()
@@ -361,16 +408,21 @@ impl MitigationAction for RelaunchEc2FromAmi {
             change.details.insert("launchedAt".to_string(), t.to_string());
         }
         let running = wait_running(client, &new_id).await?;
-        change
-            .details
-            .insert("runningAt".to_string(), Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        change.details.insert(
+            "runningAt".to_string(),
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
         let old_text = handle_old(client, ctx, &old, policy).await?;
         change.details.insert("oldInstanceResult".to_string(), old_text.clone());
         let launched = change.details.get("launchedAt").cloned().unwrap_or_default();
         Ok(Outcome {
             message: format!(
                 "{} {old_id} as {new_id} from {image_text}, type {}, launched at {launched}, running at {}; {old_text}",
-                if already { "found the replacement launched earlier:" } else { "relaunched" },
+                if already {
+                    "found the replacement launched earlier:"
+                } else {
+                    "relaunched"
+                },
                 running.instance_type().map(|t| t.as_str()).unwrap_or("unknown"),
                 change.details.get("runningAt").cloned().unwrap_or_default(),
             ),

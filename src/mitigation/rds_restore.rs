@@ -39,7 +39,8 @@ fn check(p: &RdsRestoreParams) -> Result<(), String> {
     ];
     if sources.iter().filter(|s| **s).count() > 1 {
         return Err(
-            "set only one of rds.snapshotId, rds.useLatestSnapshot, rds.restoreTime and rds.latestRestorableTime".into(),
+            "set only one of rds.snapshotId, rds.useLatestSnapshot, rds.restoreTime and rds.latestRestorableTime"
+                .into(),
         );
     }
     if p.snapshot_id.as_deref().is_some_and(|s| s.trim().is_empty()) {
@@ -94,8 +95,7 @@ fn source_text(intent: &Change) -> String {
 async fn restore(client: &Client, ctx: &ActionContext<'_>, intent: &Change, new_id: &str) -> Result<(), ActionError> {
     let source = detail(intent, SOURCE_DB)?;
     let get = |k: &str| intent.details.get(k).filter(|v| !v.is_empty()).cloned();
-    let groups: Option<Vec<String>> =
-        get("securityGroupIds").map(|g| g.split(',').map(str::to_string).collect());
+    let groups: Option<Vec<String>> = get("securityGroupIds").map(|g| g.split(',').map(str::to_string).collect());
     let tags = vec![
         Tag::builder()
             .key(INCIDENT_TAG)
@@ -150,19 +150,23 @@ async fn restore(client: &Client, ctx: &ActionContext<'_>, intent: &Change, new_
 
 /// Waits briefly for the restored DB to be `available` with an endpoint.
 async fn wait_available(client: &Client, new_id: &str) -> Result<DbInstance, ActionError> {
-    wait::until(&format!("the restored DB instance {new_id}"), wait::BUDGET, || async move {
-        let db = rds::describe(client, new_id).await?;
-        let now = status(&db);
-        if rds::health(new_id, &now).0 {
-            return Err(ActionError::Permanent(format!(
-                "the restored DB instance {new_id} is {now}"
-            )));
-        }
-        if now == "available" && endpoint(&db).is_some() {
-            return Ok(Progress::Done(db));
-        }
-        Ok(Progress::Waiting(now))
-    })
+    wait::until(
+        &format!("the restored DB instance {new_id}"),
+        wait::BUDGET,
+        || async move {
+            let db = rds::describe(client, new_id).await?;
+            let now = status(&db);
+            if rds::health(new_id, &now).0 {
+                return Err(ActionError::Permanent(format!(
+                    "the restored DB instance {new_id} is {now}"
+                )));
+            }
+            if now == "available" && endpoint(&db).is_some() {
+                return Ok(Progress::Done(db));
+            }
+            Ok(Progress::Waiting(now))
+        },
+    )
     .await
 }
 
@@ -305,9 +309,7 @@ impl MitigationAction for RestoreRds {
         let address = endpoint(&restored).unwrap_or_default();
         change.details.insert(ENDPOINT.to_string(), address.clone());
         change.details.insert(REPLACEMENT_DETAIL.to_string(), new_id.clone());
-        change
-            .details
-            .insert("availableAt".to_string(), rfc3339(Utc::now()));
+        change.details.insert("availableAt".to_string(), rfc3339(Utc::now()));
         let mut cut = String::new();
         let mut cut_already = true;
         if let Some(c) = &target {

@@ -71,7 +71,10 @@ mod tests {
         let spec = AwsCheck { available: Some(true) };
         let ok = |s: Signals| judge(&spec, Some(&s)).verdict;
         assert_eq!(ok(signals(false, "instance i-1 running")), Verdict::Successful);
-        assert_eq!(ok(signals(false, "DB instance db status available")), Verdict::Successful);
+        assert_eq!(
+            ok(signals(false, "DB instance db status available")),
+            Verdict::Successful
+        );
         assert_eq!(ok(signals(false, "instance i-1 pending")), Verdict::Failed);
         assert_eq!(ok(signals(false, "DB instance db status creating")), Verdict::Failed);
         assert_eq!(ok(signals(true, "instance i-1 stopped")), Verdict::Failed);

@@ -75,7 +75,12 @@ async fn launched_for(c: &AwsClients, incident: &str) -> Vec<String> {
     let out = c
         .ec2
         .describe_instances()
-        .filters(Filter::builder().name(format!("tag:{INCIDENT_TAG}")).values(incident).build())
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{INCIDENT_TAG}"))
+                .values(incident)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -153,25 +158,49 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
     )
     .await;
     let code = op.wait_exit(Duration::from_secs(60));
-    assert_eq!(code, Some(86), "the operator should stop at the fail point; log:\n{}", op.logs());
+    assert_eq!(
+        code,
+        Some(86),
+        "the operator should stop at the fail point; log:\n{}",
+        op.logs()
+    );
     let st = incident_status(&ns, "web-down").await;
     assert_eq!(st.steps[0].state, StepState::Running);
     let intent = step_details(&st);
     assert_eq!(intent.get("oldInstanceId"), Some(&old));
-    assert_eq!(intent.get("imageId"), Some(&images[1]), "the newest matching AMI is chosen");
+    assert_eq!(
+        intent.get("imageId"),
+        Some(&images[1]),
+        "the newest matching AMI is chosen"
+    );
     let incident_ref = format!("{}/web-down", ns.name);
-    assert!(launched_for(c, &incident_ref).await.is_empty(), "nothing launched before the restart");
+    assert!(
+        launched_for(c, &incident_ref).await.is_empty(),
+        "nothing launched before the restart"
+    );
 
     op.extra_clear();
     op.spawn(&[]);
     let st = wait_phase(&ns, "web-down", Phase::Resolved, Duration::from_secs(120)).await;
     let text = timeline_text(&st);
-    assert!(text.contains("Critical") && text.contains(&format!("instance {old} stopped")), "{text}");
+    assert!(
+        text.contains("Critical") && text.contains(&format!("instance {old} stopped")),
+        "{text}"
+    );
     assert_eq!(st.steps[0].attempts, 1, "{text}");
     let details = step_details(&st);
-    let new = details.get("newInstanceId").cloned().expect("the new instance is recorded");
-    assert!(text.contains(&new) && text.contains(&old) && text.contains(&images[1]), "{text}");
-    assert!(details.contains_key("launchedAt") && details.contains_key("runningAt"), "{details:?}");
+    let new = details
+        .get("newInstanceId")
+        .cloned()
+        .expect("the new instance is recorded");
+    assert!(
+        text.contains(&new) && text.contains(&old) && text.contains(&images[1]),
+        "{text}"
+    );
+    assert!(
+        details.contains_key("launchedAt") && details.contains_key("runningAt"),
+        "{details:?}"
+    );
     let (state, image, tags) = instance_state(c, &new).await;
     assert_eq!(state, "running");
     assert_eq!(image.as_deref(), Some(images[1].as_str()));
@@ -180,7 +209,11 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
     assert_eq!(tags.get("role").map(String::as_str), Some("web"));
     assert_eq!(tags.get(INCIDENT_TAG), Some(&incident_ref));
     assert_eq!(instance_state(c, &old).await.0, "terminated", "oldInstance: terminate");
-    assert_eq!(launched_for(c, &incident_ref).await, vec![new.clone()], "exactly one new instance");
+    assert_eq!(
+        launched_for(c, &incident_ref).await,
+        vec![new.clone()],
+        "exactly one new instance"
+    );
 
     c.ec2
         .terminate_instances()
@@ -204,11 +237,18 @@ async fn a_dry_run_relaunch_uses_the_ec2_dry_run_flag_and_launches_nothing() {
     )
     .await;
     let _op = Operator::start(&ns.name, &[]);
-    apply_yaml(&ns.api::<Incident>(), &incident_yaml("dry-down", "EC2Instance", &old, "")).await;
+    apply_yaml(
+        &ns.api::<Incident>(),
+        &incident_yaml("dry-down", "EC2Instance", &old, ""),
+    )
+    .await;
     let st = wait_phase(&ns, "dry-down", Phase::Escalated, Duration::from_secs(60)).await;
     let text = timeline_text(&st);
     assert!(st.steps[0].dry_run, "{text}");
-    assert!(text.contains(&format!("dry-run: would relaunch {old} from {base}")), "{text}");
+    assert!(
+        text.contains(&format!("dry-run: would relaunch {old} from {base}")),
+        "{text}"
+    );
     assert!(launched_for(c, &format!("{}/dry-down", ns.name)).await.is_empty());
     c.ec2.terminate_instances().instance_ids(&old).send().await.unwrap();
 }
@@ -262,7 +302,9 @@ async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cu
     grant_secret_writes(&ns);
     apply_yaml(
         &ns.api::<Playbook>(),
-        &rds_playbook("{action: RestoreRDS, rds: {useLatestSnapshot: true, cutover: {secretName: orders-db, key: endpoint}}}"),
+        &rds_playbook(
+            "{action: RestoreRDS, rds: {useLatestSnapshot: true, cutover: {secretName: orders-db, key: endpoint}}}",
+        ),
     )
     .await;
     let _op = Operator::start(&ns.name, &[]);
@@ -280,25 +322,52 @@ async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cu
     assert_eq!(db_status(c, &new_id).await, None, "nothing is restored before approval");
 
     let (ok, _, err) = kubectl(
-        &["annotate", "-n", &ns.name, "incident/orders-down", "dontpanic.dev/approved=true"],
+        &[
+            "annotate",
+            "-n",
+            &ns.name,
+            "incident/orders-down",
+            "dontpanic.dev/approved=true",
+        ],
         None,
     );
     assert!(ok, "{err}");
     let st = wait_phase(&ns, "orders-down", Phase::Resolved, Duration::from_secs(90)).await;
     let text = timeline_text(&st);
     let details = step_details(&st);
-    assert_eq!(details.get("snapshotId"), Some(&snapshot), "the newest snapshot: {details:?}");
+    assert_eq!(
+        details.get("snapshotId"),
+        Some(&snapshot),
+        "the newest snapshot: {details:?}"
+    );
     assert_eq!(details.get("newDbInstanceIdentifier"), Some(&new_id));
     let endpoint = details.get("endpoint").cloned().expect("endpoint recorded");
     assert!(endpoint.starts_with(&new_id), "{endpoint}");
-    assert!(text.contains(&snapshot) && text.contains(&new_id) && text.contains(&endpoint), "{text}");
+    assert!(
+        text.contains(&snapshot) && text.contains(&new_id) && text.contains(&endpoint),
+        "{text}"
+    );
     assert_eq!(db_status(c, &new_id).await.as_deref(), Some("available"));
-    assert_eq!(db_status(c, &db).await.as_deref(), Some("available"), "the old DB is untouched");
-    let secret = ns.api::<Secret>().get("orders-db").await.expect("the cutover Secret exists");
+    assert_eq!(
+        db_status(c, &db).await.as_deref(),
+        Some("available"),
+        "the old DB is untouched"
+    );
+    let secret = ns
+        .api::<Secret>()
+        .get("orders-db")
+        .await
+        .expect("the cutover Secret exists");
     let value = secret.data.unwrap_or_default().get("endpoint").cloned().unwrap();
     assert_eq!(String::from_utf8(value.0).unwrap(), endpoint);
     for id in [&db, &new_id] {
-        let _ = c.rds.delete_db_instance().db_instance_identifier(id).skip_final_snapshot(true).send().await;
+        let _ = c
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true)
+            .send()
+            .await;
     }
 }
 
@@ -329,10 +398,20 @@ async fn restore_rds_to_the_latest_restorable_time_writes_a_config_map() {
     let new_id = details.get("newDbInstanceIdentifier").cloned().unwrap();
     assert_eq!(db_status(c, &new_id).await.as_deref(), Some("available"));
     assert_eq!(db_status(c, &db).await.as_deref(), Some("available"));
-    let cm = ns.api::<ConfigMap>().get("ledger-db").await.expect("the cutover ConfigMap exists");
+    let cm = ns
+        .api::<ConfigMap>()
+        .get("ledger-db")
+        .await
+        .expect("the cutover ConfigMap exists");
     assert_eq!(cm.data.unwrap_or_default().get("host"), details.get("endpoint"));
     for id in [&db, &new_id] {
-        let _ = c.rds.delete_db_instance().db_instance_identifier(id).skip_final_snapshot(true).send().await;
+        let _ = c
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true)
+            .send()
+            .await;
     }
 }
 
@@ -380,5 +459,11 @@ async fn a_missing_snapshot_fails_the_step_with_the_aws_error_code_and_escalates
     assert!(message.contains("DBSnapshotNotFound"), "{message}");
     assert!(text.contains("no mitigation step is left"), "{text}");
     assert_eq!(db_status(c, &db).await.as_deref(), Some("available"));
-    let _ = c.rds.delete_db_instance().db_instance_identifier(&db).skip_final_snapshot(true).send().await;
+    let _ = c
+        .rds
+        .delete_db_instance()
+        .db_instance_identifier(&db)
+        .skip_final_snapshot(true)
+        .send()
+        .await;
 }
