@@ -2,7 +2,7 @@
 //! same launch parameters and tags, then keeps, stops or terminates the old one.
 
 use super::wait::{self, Progress};
-use super::{ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
+use super::{intent_detail, ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
 use crate::api::{Change, Ec2RelaunchParams, OldInstancePolicy, SafetySpec, StepSpec, TargetKind};
 use crate::aws::ec2::{self, state};
 use crate::aws::error::{from_sdk, is_dry_run_ok};
@@ -45,14 +45,6 @@ fn check(p: &Ec2RelaunchParams) -> Result<(), String> {
         return Err("ec2.imageNameFilter must not be empty".into());
     }
     Ok(())
-}
-
-fn detail<'a>(intent: &'a Change, key: &str) -> Result<&'a str, ActionError> {
-    intent
-        .details
-        .get(key)
-        .map(String::as_str)
-        .ok_or_else(|| ActionError::Permanent(format!("the recorded intent has no {key}")))
 }
 
 /// The tags the new instance gets: the old one's (minus reserved `aws:` tags) plus the
@@ -355,8 +347,8 @@ impl MitigationAction for RelaunchEc2FromAmi {
 
     async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
         let client = &ctx.aws.clients().await.ec2;
-        let old_id = detail(intent, OLD)?.to_string();
-        let token = detail(intent, TOKEN)?.to_string();
+        let old_id = intent_detail(intent, OLD)?.to_string();
+        let token = intent_detail(intent, TOKEN)?.to_string();
         let policy = params(ctx.step).old_instance.unwrap_or_default();
         let old = ec2::describe(client, &old_id).await?;
         let mut change = intent.clone();
@@ -365,7 +357,7 @@ impl MitigationAction for RelaunchEc2FromAmi {
             (Some(instance), _) => instance.image_id().unwrap_or_default().to_string(),
             (None, Some(id)) => id.clone(),
             (None, None) => {
-                let name = detail(intent, IMAGE_NAME)?;
+                let name = intent_detail(intent, IMAGE_NAME)?;
                 match ensure_image(client, ctx, &old_id, name).await? {
                     Some(id) => id,
                     // A dry-run cannot launch from an image that was not made: check the

@@ -75,6 +75,15 @@ impl ActionError {
 /// identifier); triage and validation look at the replacement after such a step.
 pub const REPLACEMENT_DETAIL: &str = "replacement";
 
+/// A fact the recorded intent must hold, by its `Change.details` key.
+pub(crate) fn intent_detail<'a>(intent: &'a Change, key: &str) -> Result<&'a str, ActionError> {
+    intent
+        .details
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| ActionError::Permanent(format!("the recorded intent has no {key}")))
+}
+
 /// What an applied action reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {

@@ -3,7 +3,7 @@
 //! Secret or ConfigMap. The old database is never touched. Needs approval by default.
 
 use super::wait::{self, Progress};
-use super::{cutover, ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
+use super::{cutover, intent_detail, ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
 use crate::api::{Change, RdsRestoreParams, SafetySpec, StepSpec, TargetKind};
 use crate::aws::error::from_sdk;
 use crate::aws::names::{restored_db_identifier, INCIDENT_TAG, STEP_TAG};
@@ -62,14 +62,6 @@ fn aws_time_text(t: &AwsTime) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-fn detail<'a>(intent: &'a Change, key: &str) -> Result<&'a str, ActionError> {
-    intent
-        .details
-        .get(key)
-        .map(String::as_str)
-        .ok_or_else(|| ActionError::Permanent(format!("the recorded intent has no {key}")))
-}
-
 /// The source as people read it: `snapshot X` or `point in time T`.
 fn source_text(intent: &Change) -> String {
     match (
@@ -93,7 +85,7 @@ fn source_text(intent: &Change) -> String {
 
 /// Sends the restore request the intent describes.
 async fn restore(client: &Client, ctx: &ActionContext<'_>, intent: &Change, new_id: &str) -> Result<(), ActionError> {
-    let source = detail(intent, SOURCE_DB)?;
+    let source = intent_detail(intent, SOURCE_DB)?;
     let get = |k: &str| intent.details.get(k).filter(|v| !v.is_empty()).cloned();
     let groups: Option<Vec<String>> = get("securityGroupIds").map(|g| g.split(',').map(str::to_string).collect());
     let tags = vec![
@@ -279,8 +271,8 @@ impl MitigationAction for RestoreRds {
 
     async fn apply(&self, ctx: &ActionContext<'_>, intent: &Change) -> Result<Outcome, ActionError> {
         let client = &ctx.aws.clients().await.rds;
-        let source = detail(intent, SOURCE_DB)?.to_string();
-        let new_id = detail(intent, NEW_DB)?.to_string();
+        let source = intent_detail(intent, SOURCE_DB)?.to_string();
+        let new_id = intent_detail(intent, NEW_DB)?.to_string();
         let from = source_text(intent);
         let target = cutover_target(ctx);
         let mut change = intent.clone();

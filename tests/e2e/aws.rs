@@ -8,9 +8,30 @@ use dontpanic::api::{Incident, IncidentStatus, Phase, Playbook, StepState};
 use dontpanic::aws::names::{restored_db_identifier, INCIDENT_TAG};
 use dontpanic::aws::{Aws, AwsClients};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams};
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Installs this checkout's CRDs: the testbed is shared, and a CRD without the `ec2`/`rds` step
+/// parameters would silently prune them from the test's Playbooks.
+async fn ensure_crds() {
+    let client = admin_client().await;
+    let api = kube::Api::<CustomResourceDefinition>::all(client);
+    for file in ["incidents.dontpanic.dev.yaml", "playbooks.dontpanic.dev.yaml"] {
+        let text = std::fs::read_to_string(repo().join("crds").join(file)).expect("CRD file reads");
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("CRD parses");
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(
+            &name,
+            &PatchParams::apply("dontpanic-aws-crds").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("CRD applied");
+    }
+}
 
 async fn clients() -> &'static AwsClients {
     static AWS: std::sync::OnceLock<Aws> = std::sync::OnceLock::new();
@@ -103,9 +124,11 @@ fn rds_playbook(step: &str) -> String {
     )
 }
 
-fn incident_yaml(name: &str, kind: &str, target: &str, extra: &str) -> String {
+/// An Incident on `kind`/`target`; `spec_extra` and `target_extra` are YAML flow fields that
+/// start with a comma.
+fn incident_yaml(name: &str, kind: &str, target: &str, target_extra: &str, spec_extra: &str) -> String {
     format!(
-        "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: {name}}}\nspec: {{summary: '{target} is down', target: {{kind: {kind}, name: {target}{extra}}}}}\n"
+        "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: {name}}}\nspec: {{summary: '{target} is down'{spec_extra}, target: {{kind: {kind}, name: {target}{target_extra}}}}}\n"
     )
 }
 
@@ -119,6 +142,7 @@ async fn uid_of(ns: &TestNamespace, name: &str) -> String {
 
 #[tokio::test]
 async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_across_a_restart() {
+    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2").await;
     let c = clients().await;
     let base = base_image(c).await;
@@ -154,7 +178,13 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
     let mut op = Operator::start(&ns.name, &["--exit-after-intent"]);
     apply_yaml(
         &ns.api::<Incident>(),
-        &incident_yaml("web-down", "EC2Instance", "web-1", &format!(", tags: {{app: {app}}}")),
+        &incident_yaml(
+            "web-down",
+            "EC2Instance",
+            "web-1",
+            &format!(", tags: {{app: {app}}}"),
+            "",
+        ),
     )
     .await;
     let code = op.wait_exit(Duration::from_secs(60));
@@ -222,10 +252,14 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
         .send()
         .await
         .unwrap();
+    for image in &images {
+        let _ = c.ec2.deregister_image().image_id(image).send().await;
+    }
 }
 
 #[tokio::test]
 async fn a_dry_run_relaunch_uses_the_ec2_dry_run_flag_and_launches_nothing() {
+    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2dry").await;
     let c = clients().await;
     let base = base_image(c).await;
@@ -239,7 +273,7 @@ async fn a_dry_run_relaunch_uses_the_ec2_dry_run_flag_and_launches_nothing() {
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(
         &ns.api::<Incident>(),
-        &incident_yaml("dry-down", "EC2Instance", &old, ""),
+        &incident_yaml("dry-down", "EC2Instance", &old, "", ""),
     )
     .await;
     let st = wait_phase(&ns, "dry-down", Phase::Escalated, Duration::from_secs(60)).await;
@@ -285,12 +319,61 @@ fn grant_secret_writes(ns: &TestNamespace) {
     assert!(ok, "{err}");
 }
 
+/// A namespace with a DB instance `<prefix>-<namespace>`, a Playbook with one RestoreRDS step,
+/// and the operator watching it.
+async fn rds_setup(ns_prefix: &str, db_prefix: &str, step: &str) -> (TestNamespace, String, Operator) {
+    ensure_crds().await;
+    let ns = TestNamespace::new(ns_prefix).await;
+    let db = format!("{db_prefix}-{}", ns.name);
+    create_db(clients().await, &db).await;
+    apply_yaml(&ns.api::<Playbook>(), &rds_playbook(step)).await;
+    let op = Operator::start(&ns.name, &[]);
+    (ns, db, op)
+}
+
+async fn open_rds_incident(ns: &TestNamespace, name: &str, db: &str, severity: &str) {
+    apply_yaml(
+        &ns.api::<Incident>(),
+        &incident_yaml(name, "RDSInstance", db, "", &format!(", severity: {severity}")),
+    )
+    .await;
+}
+
+async fn delete_dbs(ids: &[&String]) {
+    for id in ids {
+        let _ = clients()
+            .await
+            .rds
+            .delete_db_instance()
+            .db_instance_identifier(id.as_str())
+            .skip_final_snapshot(true)
+            .send()
+            .await;
+    }
+}
+
+/// The Incident escalated because its only step failed with `code` in the message.
+async fn assert_failed_with_code(ns: &TestNamespace, name: &str, code: &str) {
+    let st = wait_phase(ns, name, Phase::Escalated, Duration::from_secs(60)).await;
+    let text = timeline_text(&st);
+    assert_eq!(st.steps[0].state, StepState::Failed, "{text}");
+    let message = st.steps[0].message.clone().unwrap_or_default();
+    assert!(message.contains(code), "{message}");
+    assert!(
+        text.contains(code) && text.contains("no mitigation step is left"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cuts_over() {
-    let ns = TestNamespace::new("dp-rds").await;
     let c = clients().await;
-    let db = format!("orders-{}", ns.name);
-    create_db(c, &db).await;
+    let (ns, db, _op) = rds_setup(
+        "dp-rds",
+        "orders",
+        "{action: RestoreRDS, rds: {useLatestSnapshot: true, cutover: {secretName: orders-db, key: endpoint}}}",
+    )
+    .await;
     let snapshot = format!("{db}-manual");
     c.rds
         .create_db_snapshot()
@@ -300,21 +383,7 @@ async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cu
         .await
         .expect("snapshot taken");
     grant_secret_writes(&ns);
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &rds_playbook(
-            "{action: RestoreRDS, rds: {useLatestSnapshot: true, cutover: {secretName: orders-db, key: endpoint}}}",
-        ),
-    )
-    .await;
-    let _op = Operator::start(&ns.name, &[]);
-    apply_yaml(
-        &ns.api::<Incident>(),
-        &format!(
-            "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: orders-down}}\nspec: {{summary: 'orders DB lost data', severity: Critical, target: {{kind: RDSInstance, name: {db}}}}}\n"
-        ),
-    )
-    .await;
+    open_rds_incident(&ns, "orders-down", &db, "Critical").await;
     let st = wait_phase(&ns, "orders-down", Phase::AwaitingApproval, Duration::from_secs(60)).await;
     assert_eq!(st.steps[0].state, StepState::AwaitingApproval, "{}", timeline_text(&st));
     let new_id = restored_db_identifier("orders-down", &uid_of(&ns, "orders-down").await, 0);
@@ -360,36 +429,19 @@ async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cu
         .expect("the cutover Secret exists");
     let value = secret.data.unwrap_or_default().get("endpoint").cloned().unwrap();
     assert_eq!(String::from_utf8(value.0).unwrap(), endpoint);
-    for id in [&db, &new_id] {
-        let _ = c
-            .rds
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .skip_final_snapshot(true)
-            .send()
-            .await;
-    }
+    delete_dbs(&[&db, &new_id]).await;
 }
 
 #[tokio::test]
 async fn restore_rds_to_the_latest_restorable_time_writes_a_config_map() {
-    let ns = TestNamespace::new("dp-rdspitr").await;
     let c = clients().await;
-    let db = format!("ledger-{}", ns.name);
-    create_db(c, &db).await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &rds_playbook("{action: RestoreRDS, requiresApproval: false, rds: {latestRestorableTime: true, cutover: {configMapName: ledger-db, key: host}}}"),
+    let (ns, db, _op) = rds_setup(
+        "dp-rdspitr",
+        "ledger",
+        "{action: RestoreRDS, requiresApproval: false, rds: {latestRestorableTime: true, cutover: {configMapName: ledger-db, key: host}}}",
     )
     .await;
-    let _op = Operator::start(&ns.name, &[]);
-    apply_yaml(
-        &ns.api::<Incident>(),
-        &format!(
-            "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: ledger-down}}\nspec: {{summary: 'ledger corrupted', severity: Major, target: {{kind: RDSInstance, name: {db}}}}}\n"
-        ),
-    )
-    .await;
+    open_rds_incident(&ns, "ledger-down", &db, "Major").await;
     let st = wait_phase(&ns, "ledger-down", Phase::Resolved, Duration::from_secs(90)).await;
     let text = timeline_text(&st);
     let details = step_details(&st);
@@ -404,66 +456,55 @@ async fn restore_rds_to_the_latest_restorable_time_writes_a_config_map() {
         .await
         .expect("the cutover ConfigMap exists");
     assert_eq!(cm.data.unwrap_or_default().get("host"), details.get("endpoint"));
-    for id in [&db, &new_id] {
-        let _ = c
-            .rds
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .skip_final_snapshot(true)
-            .send()
-            .await;
-    }
+    delete_dbs(&[&db, &new_id]).await;
+}
+
+#[tokio::test]
+async fn restore_rds_to_a_point_in_time() {
+    let c = clients().await;
+    let restore_time =
+        (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (ns, db, _op) = rds_setup(
+        "dp-rdstime",
+        "stock",
+        &format!("{{action: RestoreRDS, requiresApproval: false, rds: {{restoreTime: '{restore_time}'}}}}"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    open_rds_incident(&ns, "stock-down", &db, "Major").await;
+    let st = wait_phase(&ns, "stock-down", Phase::Resolved, Duration::from_secs(90)).await;
+    let details = step_details(&st);
+    assert_eq!(details.get("restoreTime"), Some(&restore_time), "{details:?}");
+    assert!(timeline_text(&st).contains(&format!("point in time {restore_time}")));
+    let new_id = details.get("newDbInstanceIdentifier").cloned().unwrap();
+    assert_eq!(db_status(c, &new_id).await.as_deref(), Some("available"));
+    delete_dbs(&[&db, &new_id]).await;
 }
 
 #[tokio::test]
 async fn an_unknown_instance_fails_the_step_with_the_aws_error_code_and_escalates() {
+    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2err").await;
     apply_yaml(&ns.api::<Playbook>(), &ec2_playbook("{oldInstance: keep}", "auto")).await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(
         &ns.api::<Incident>(),
-        &incident_yaml("ghost-down", "EC2Instance", "i-0123456789abcdef0", ""),
+        &incident_yaml("ghost-down", "EC2Instance", "i-0123456789abcdef0", "", ""),
     )
     .await;
-    let st = wait_phase(&ns, "ghost-down", Phase::Escalated, Duration::from_secs(60)).await;
-    let text = timeline_text(&st);
-    assert_eq!(st.steps[0].state, StepState::Failed, "{text}");
-    let message = st.steps[0].message.clone().unwrap_or_default();
-    assert!(message.contains("InvalidInstanceID.NotFound"), "{message}");
-    assert!(text.contains("no mitigation step is left"), "{text}");
+    assert_failed_with_code(&ns, "ghost-down", "InvalidInstanceID.NotFound").await;
 }
 
 #[tokio::test]
 async fn a_missing_snapshot_fails_the_step_with_the_aws_error_code_and_escalates() {
-    let ns = TestNamespace::new("dp-rdserr").await;
-    let c = clients().await;
-    let db = format!("billing-{}", ns.name);
-    create_db(c, &db).await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &rds_playbook("{action: RestoreRDS, requiresApproval: false, rds: {snapshotId: no-such-snapshot}}"),
+    let (ns, db, _op) = rds_setup(
+        "dp-rdserr",
+        "billing",
+        "{action: RestoreRDS, requiresApproval: false, rds: {snapshotId: no-such-snapshot}}",
     )
     .await;
-    let _op = Operator::start(&ns.name, &[]);
-    apply_yaml(
-        &ns.api::<Incident>(),
-        &format!(
-            "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: billing-down}}\nspec: {{summary: 'billing DB broken', severity: Critical, target: {{kind: RDSInstance, name: {db}}}}}\n"
-        ),
-    )
-    .await;
-    let st = wait_phase(&ns, "billing-down", Phase::Escalated, Duration::from_secs(60)).await;
-    let text = timeline_text(&st);
-    assert_eq!(st.steps[0].state, StepState::Failed, "{text}");
-    let message = st.steps[0].message.clone().unwrap_or_default();
-    assert!(message.contains("DBSnapshotNotFound"), "{message}");
-    assert!(text.contains("no mitigation step is left"), "{text}");
-    assert_eq!(db_status(c, &db).await.as_deref(), Some("available"));
-    let _ = c
-        .rds
-        .delete_db_instance()
-        .db_instance_identifier(&db)
-        .skip_final_snapshot(true)
-        .send()
-        .await;
+    open_rds_incident(&ns, "billing-down", &db, "Critical").await;
+    assert_failed_with_code(&ns, "billing-down", "DBSnapshotNotFound").await;
+    assert_eq!(db_status(clients().await, &db).await.as_deref(), Some("available"));
+    delete_dbs(&[&db]).await;
 }
