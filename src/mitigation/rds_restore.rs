@@ -276,25 +276,16 @@ impl MitigationAction for RestoreRds {
         let from = source_text(intent);
         let target = cutover_target(ctx);
         let mut change = intent.clone();
+        // A dry-run sends nothing to RDS, and writes no Secret or ConfigMap either.
+        if ctx.dry_run {
+            return Ok(Outcome {
+                message: dry_run_message(intent, target.as_ref()),
+                already_applied: false,
+                change,
+            });
+        }
         let existing = rds::find(client, &new_id).await?;
         if existing.is_none() {
-            if ctx.dry_run {
-                let then = target
-                    .as_ref()
-                    .map(|c| format!(", then write its endpoint into {}", cutover::describe(c)))
-                    .unwrap_or_default();
-                return Ok(Outcome {
-                    message: format!(
-                        "dry-run: would restore {source} from {from} into {new_id} (class {}, subnet group {}, security groups {}, parameter group {}){then}; RDS has no dry-run, so the request was recorded, not sent",
-                        intent.details.get("instanceClass").map(String::as_str).unwrap_or("as the source"),
-                        intent.details.get("subnetGroup").map(String::as_str).unwrap_or("default"),
-                        intent.details.get("securityGroupIds").map(String::as_str).unwrap_or("default"),
-                        intent.details.get("parameterGroup").map(String::as_str).unwrap_or("default"),
-                    ),
-                    already_applied: false,
-                    change,
-                });
-            }
             restore(client, ctx, intent, &new_id).await?;
         }
         let restored = wait_available(client, &new_id).await?;
@@ -327,6 +318,24 @@ impl MitigationAction for RestoreRds {
             change,
         })
     }
+}
+
+/// The request RDS would get, as recorded instead of sent.
+fn dry_run_message(intent: &Change, target: Option<&crate::api::RdsCutover>) -> String {
+    let get = |k: &str, absent: &'static str| intent.details.get(k).map(String::as_str).unwrap_or(absent).to_string();
+    let then = target
+        .map(|c| format!(", then write its endpoint into {}", cutover::describe(c)))
+        .unwrap_or_default();
+    format!(
+        "dry-run: would restore {} from {} into {} (class {}, subnet group {}, security groups {}, parameter group {}){then}; RDS has no dry-run, so the request was recorded, not sent",
+        get(SOURCE_DB, "?"),
+        source_text(intent),
+        get(NEW_DB, "?"),
+        get("instanceClass", "as the source"),
+        get("subnetGroup", "default"),
+        get("securityGroupIds", "default"),
+        get("parameterGroup", "default"),
+    )
 }
 
 fn cutover_target(ctx: &ActionContext<'_>) -> Option<crate::api::RdsCutover> {
@@ -366,5 +375,23 @@ mod tests {
         c.details.clear();
         c.details.insert(RESTORE_TIME.into(), "2026-01-01T00:00:00Z".into());
         assert_eq!(source_text(&c), "point in time 2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_dry_run_records_the_request_it_would_send() {
+        let mut c = Change::default();
+        c.details.insert(SOURCE_DB.into(), "orders".into());
+        c.details.insert(NEW_DB.into(), "dp-orders-down-1234abcd-s0".into());
+        c.details.insert(SNAPSHOT.into(), "orders-nightly".into());
+        c.details.insert("instanceClass".into(), "db.r6g.large".into());
+        let cut = RdsCutover {
+            secret_name: Some("orders-db".into()),
+            config_map_name: None,
+            key: "endpoint".into(),
+        };
+        assert_eq!(
+            dry_run_message(&c, Some(&cut)),
+            "dry-run: would restore orders from snapshot orders-nightly into dp-orders-down-1234abcd-s0 (class db.r6g.large, subnet group default, security groups default, parameter group default), then write its endpoint into Secret orders-db key endpoint; RDS has no dry-run, so the request was recorded, not sent"
+        );
     }
 }

@@ -119,8 +119,12 @@ fn ec2_playbook(ec2: &str, mode: &str) -> String {
 }
 
 fn rds_playbook(step: &str) -> String {
+    rds_playbook_in_mode(step, "auto")
+}
+
+fn rds_playbook_in_mode(step: &str, mode: &str) -> String {
     format!(
-        "apiVersion: dontpanic.dev/v1alpha1\nkind: Playbook\nmetadata: {{name: databases}}\nspec:\n  selector: {{kinds: [RDSInstance]}}\n  mitigations:\n    - severities: [Critical, Major, Medium, Minor]\n      steps: [{step}]\n  validation: {{interval: 1s, count: 2}}\n  safety: {{mode: auto, maxAttempts: 3}}\n"
+        "apiVersion: dontpanic.dev/v1alpha1\nkind: Playbook\nmetadata: {{name: databases}}\nspec:\n  selector: {{kinds: [RDSInstance]}}\n  mitigations:\n    - severities: [Critical, Major, Medium, Minor]\n      steps: [{step}]\n  validation: {{interval: 1s, count: 2}}\n  safety: {{mode: {mode}, maxAttempts: 3}}\n"
     )
 }
 
@@ -322,11 +326,20 @@ fn grant_secret_writes(ns: &TestNamespace) {
 /// A namespace with a DB instance `<prefix>-<namespace>`, a Playbook with one RestoreRDS step,
 /// and the operator watching it.
 async fn rds_setup(ns_prefix: &str, db_prefix: &str, step: &str) -> (TestNamespace, String, Operator) {
+    rds_setup_in_mode(ns_prefix, db_prefix, step, "auto").await
+}
+
+async fn rds_setup_in_mode(
+    ns_prefix: &str,
+    db_prefix: &str,
+    step: &str,
+    mode: &str,
+) -> (TestNamespace, String, Operator) {
     ensure_crds().await;
     let ns = TestNamespace::new(ns_prefix).await;
     let db = format!("{db_prefix}-{}", ns.name);
     create_db(clients().await, &db).await;
-    apply_yaml(&ns.api::<Playbook>(), &rds_playbook(step)).await;
+    apply_yaml(&ns.api::<Playbook>(), &rds_playbook_in_mode(step, mode)).await;
     let op = Operator::start(&ns.name, &[]);
     (ns, db, op)
 }
@@ -479,6 +492,37 @@ async fn restore_rds_to_a_point_in_time() {
     let new_id = details.get("newDbInstanceIdentifier").cloned().unwrap();
     assert_eq!(db_status(c, &new_id).await.as_deref(), Some("available"));
     delete_dbs(&[&db, &new_id]).await;
+}
+
+#[tokio::test]
+async fn a_dry_run_restore_records_the_request_and_restores_nothing() {
+    let c = clients().await;
+    let (ns, db, _op) = rds_setup_in_mode(
+        "dp-rdsdry",
+        "audit",
+        "{action: RestoreRDS, requiresApproval: false, rds: {cutover: {configMapName: audit-db, key: host}}}",
+        "dry-run",
+    )
+    .await;
+    open_rds_incident(&ns, "audit-down", &db, "Critical").await;
+    let st = wait_phase(&ns, "audit-down", Phase::Escalated, Duration::from_secs(60)).await;
+    let text = timeline_text(&st);
+    assert!(st.steps[0].dry_run, "{text}");
+    assert!(
+        text.contains(&format!("dry-run: would restore {db} from snapshot")),
+        "{text}"
+    );
+    assert!(
+        text.contains("RDS has no dry-run, so the request was recorded, not sent"),
+        "{text}"
+    );
+    let new_id = restored_db_identifier("audit-down", &uid_of(&ns, "audit-down").await, 0);
+    assert_eq!(db_status(c, &new_id).await, None, "nothing restored");
+    assert!(
+        ns.api::<ConfigMap>().get_opt("audit-db").await.unwrap().is_none(),
+        "nothing written"
+    );
+    delete_dbs(&[&db]).await;
 }
 
 #[tokio::test]
