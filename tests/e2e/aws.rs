@@ -540,6 +540,47 @@ async fn an_unknown_instance_fails_the_step_with_the_aws_error_code_and_escalate
 }
 
 #[tokio::test]
+async fn a_tag_selector_must_match_exactly_one_instance() {
+    ensure_crds().await;
+    let ns = TestNamespace::new("dp-ec2tags").await;
+    let c = clients().await;
+    let base = base_image(c).await;
+    let twin = format!("twin-{}", ns.name);
+    let a = launch(c, &base, &[("app", &twin)]).await;
+    let b = launch(c, &base, &[("app", &twin)]).await;
+    apply_yaml(&ns.api::<Playbook>(), &ec2_playbook("{oldInstance: keep}", "auto")).await;
+    let _op = Operator::start(&ns.name, &[]);
+    let nobody = format!("nobody-{}", ns.name);
+    // Distinct target names: Incidents on one target would be linked, not handled apart.
+    for (name, app) in [("twins-down", &twin), ("nobody-down", &nobody)] {
+        apply_yaml(
+            &ns.api::<Incident>(),
+            &incident_yaml(name, "EC2Instance", app, &format!(", tags: {{app: {app}}}"), ""),
+        )
+        .await;
+    }
+    for (name, reason) in [
+        ("twins-down", format!("2 EC2 instances carry the tags app={twin}")),
+        ("nobody-down", format!("no EC2 instance carries the tags app={nobody}")),
+    ] {
+        let st = wait_phase(&ns, name, Phase::Escalated, Duration::from_secs(60)).await;
+        let text = timeline_text(&st);
+        assert!(
+            text.contains(&reason) && text.contains("must match exactly one"),
+            "{text}"
+        );
+        assert_eq!(st.steps[0].state, StepState::Failed, "{text}");
+    }
+    c.ec2
+        .terminate_instances()
+        .instance_ids(&a)
+        .instance_ids(&b)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_missing_snapshot_fails_the_step_with_the_aws_error_code_and_escalates() {
     let (ns, db, _op) = rds_setup(
         "dp-rdserr",
