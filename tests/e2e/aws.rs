@@ -118,11 +118,7 @@ fn ec2_playbook(ec2: &str, mode: &str) -> String {
     )
 }
 
-fn rds_playbook(step: &str) -> String {
-    rds_playbook_in_mode(step, "auto")
-}
-
-fn rds_playbook_in_mode(step: &str, mode: &str) -> String {
+fn rds_playbook(step: &str, mode: &str) -> String {
     format!(
         "apiVersion: dontpanic.dev/v1alpha1\nkind: Playbook\nmetadata: {{name: databases}}\nspec:\n  selector: {{kinds: [RDSInstance]}}\n  mitigations:\n    - severities: [Critical, Major, Medium, Minor]\n      steps: [{step}]\n  validation: {{interval: 1s, count: 2}}\n  safety: {{mode: {mode}, maxAttempts: 3}}\n"
     )
@@ -191,13 +187,7 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
         ),
     )
     .await;
-    let code = op.wait_exit(Duration::from_secs(60));
-    assert_eq!(
-        code,
-        Some(86),
-        "the operator should stop at the fail point; log:\n{}",
-        op.logs()
-    );
+    op.expect_fail_point_exit();
     let st = incident_status(&ns, "web-down").await;
     assert_eq!(st.steps[0].state, StepState::Running);
     let intent = step_details(&st);
@@ -339,7 +329,7 @@ async fn rds_setup_in_mode(
     let ns = TestNamespace::new(ns_prefix).await;
     let db = format!("{db_prefix}-{}", ns.name);
     create_db(clients().await, &db).await;
-    apply_yaml(&ns.api::<Playbook>(), &rds_playbook_in_mode(step, mode)).await;
+    apply_yaml(&ns.api::<Playbook>(), &rds_playbook(step, mode)).await;
     let op = Operator::start(&ns.name, &[]);
     (ns, db, op)
 }
