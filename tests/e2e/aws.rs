@@ -4,9 +4,10 @@
 
 use crate::harness::*;
 use aws_sdk_ec2::types::{Filter, InstanceType, ResourceType, Tag, TagSpecification};
-use dontpanic::api::{Incident, IncidentStatus, Phase, Playbook, StepState};
+use dontpanic::api::{Incident, IncidentStatus, Phase, Playbook, SafetySpec, StepState};
 use dontpanic::aws::names::{restored_db_identifier, INCIDENT_TAG};
 use dontpanic::aws::{Aws, AwsClients};
+use dontpanic::mitigation::{ActionContext, MitigationAction, Outcome, RelaunchEc2FromAmi};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
@@ -239,6 +240,14 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
         "exactly one new instance"
     );
 
+    // The step applied once more with the recorded intent (a crash after the launch, before the
+    // status was written) finds the instance it launched and launches nothing.
+    let incident = ns.api::<Incident>().get("web-down").await.unwrap();
+    let again = apply_again(&ns, &incident, &st).await;
+    assert!(again.already_applied, "{}", again.message);
+    assert_eq!(again.change.details.get("newInstanceId"), Some(&new));
+    assert_eq!(launched_for(c, &incident_ref).await, vec![new.clone()], "still one");
+
     c.ec2
         .terminate_instances()
         .instance_ids(&builder)
@@ -249,6 +258,72 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
     for image in &images {
         let _ = c.ec2.deregister_image().image_id(image).send().await;
     }
+}
+
+/// Runs step 0's `apply` in this process, with the intent the Incident recorded.
+async fn apply_again(ns: &TestNamespace, incident: &Incident, st: &IncidentStatus) -> Outcome {
+    let aws = Aws::new(Some(env("AWS_ENDPOINT_URL")));
+    let step = st.steps[0].spec.clone().unwrap_or_default();
+    let safety = SafetySpec::default();
+    let uid = incident.uid().unwrap();
+    let ctx = ActionContext {
+        client: ns.client.clone(),
+        aws: &aws,
+        namespace: &ns.name,
+        incident_name: "web-down",
+        incident_uid: &uid,
+        step_index: 0,
+        target: &incident.spec.target,
+        step: &step,
+        safety: &safety,
+        dry_run: false,
+    };
+    let intent = st.steps[0].intent.clone().unwrap();
+    RelaunchEc2FromAmi
+        .apply(&ctx, &intent)
+        .await
+        .expect("applying again succeeds")
+}
+
+#[tokio::test]
+async fn create_image_first_launches_from_an_image_of_the_failing_instance_and_stops_it() {
+    ensure_crds().await;
+    let ns = TestNamespace::new("dp-ec2img").await;
+    let c = clients().await;
+    let base = base_image(c).await;
+    let old = launch(c, &base, &[("Name", "api-1")]).await;
+    apply_yaml(
+        &ns.api::<Playbook>(),
+        &ec2_playbook("{createImageFirst: true, oldInstance: stop}", "auto"),
+    )
+    .await;
+    let _op = Operator::start(&ns.name, &[]);
+    apply_yaml(
+        &ns.api::<Incident>(),
+        &incident_yaml("api-slow", "EC2Instance", &old, "", ", severity: Major"),
+    )
+    .await;
+    let st = wait_phase(&ns, "api-slow", Phase::Resolved, Duration::from_secs(90)).await;
+    let details = step_details(&st);
+    let image = details.get("imageId").cloned().expect("the created AMI is recorded");
+    let name = details.get("imageName").cloned().unwrap();
+    assert!(name.starts_with(&format!("dontpanic-{}-api-slow-", ns.name)), "{name}");
+    let new = details.get("newInstanceId").cloned().unwrap();
+    let (state, launched_from, tags) = instance_state(c, &new).await;
+    assert_eq!(
+        (state.as_str(), launched_from.as_deref()),
+        ("running", Some(image.as_str()))
+    );
+    assert_eq!(tags.get("Name").map(String::as_str), Some("api-1"));
+    assert_eq!(instance_state(c, &old).await.0, "stopped", "oldInstance: stop");
+    c.ec2
+        .terminate_instances()
+        .instance_ids(&old)
+        .instance_ids(&new)
+        .send()
+        .await
+        .unwrap();
+    let _ = c.ec2.deregister_image().image_id(&image).send().await;
 }
 
 #[tokio::test]
