@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;

@@ -139,9 +139,102 @@ pub struct StepSpec {
     /// Wait for the approval annotation before this step, whatever the safety mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_approval: Option<bool>,
-    /// Parameters of AWS actions.
+    /// RelaunchEC2FromAMI: which AMI to launch from and what to do with the old instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2: Option<Ec2RelaunchParams>,
+    /// RestoreRDS: what to restore from and where to write the new endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds: Option<RdsRestoreParams>,
+}
+
+/// Parameters of `RelaunchEC2FromAMI`. Set at most one of `imageId`, `imageNameFilter`/`imageTags`
+/// and `createImageFirst`; with none, the failing instance's own AMI is used.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Ec2RelaunchParams {
+    /// Launch from this AMI, e.g. `ami-0123456789abcdef0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub image_id: Option<String>,
+    /// Launch from the newest available AMI whose name matches this pattern (`*` and `?`
+    /// wildcards, as the EC2 `name` filter takes them), e.g. `shop-web-*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub image_name_filter: Option<String>,
+    /// Launch from the newest available AMI carrying all these tags. Combines with
+    /// `imageNameFilter`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, String>,
+    pub image_tags: BTreeMap<String, String>,
+    /// Create an AMI from the failing instance first (without rebooting it) and launch from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_image_first: Option<bool>,
+    /// What happens to the failing instance once the new one runs: `keep` (the default),
+    /// `stop` or `terminate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_instance: Option<OldInstancePolicy>,
+}
+
+/// What `RelaunchEC2FromAMI` does with the instance it replaced.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OldInstancePolicy {
+    /// Leave it as it is, for investigation.
+    #[default]
+    Keep,
+    /// Stop it (its volumes stay).
+    Stop,
+    /// Terminate it.
+    Terminate,
+}
+
+impl OldInstancePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OldInstancePolicy::Keep => "keep",
+            OldInstancePolicy::Stop => "stop",
+            OldInstancePolicy::Terminate => "terminate",
+        }
+    }
+}
+
+/// Parameters of `RestoreRDS`. Restore from a snapshot (`snapshotId`, or the newest one with
+/// `useLatestSnapshot`, the default) or to a point in time (`restoreTime`, or
+/// `latestRestorableTime`); set one source only.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsRestoreParams {
+    /// Restore from this DB snapshot identifier (or ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    pub snapshot_id: Option<String>,
+    /// Restore from the newest available snapshot of the instance, automated or manual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_latest_snapshot: Option<bool>,
+    /// Restore to this point in time (RFC 3339), e.g. `2026-01-02T03:04:05Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restore to the latest restorable time of the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<bool>,
+    /// Write the restored endpoint (`host:port`) into a Secret or ConfigMap key in the
+    /// Incident's namespace, so applications pick it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<RdsCutover>,
+}
+
+/// Where `RestoreRDS` writes the new endpoint. Set exactly one of `secretName` and
+/// `configMapName`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsCutover {
+    /// A Secret in the Incident's namespace; created when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// A ConfigMap in the Incident's namespace; created when missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_name: Option<String>,
+    /// The key that receives `host:port`.
+    pub key: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
@@ -190,6 +283,19 @@ pub struct CheckSpec {
     /// Judge recovery by an HTTP request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsCheck>,
+}
+
+/// The cloud target is healthy as the AWS API sees it. After a step that replaced the target
+/// (a relaunched instance, a restored DB), the replacement is what is checked.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsCheck {
+    /// EC2: the instance is running and its status checks are not impaired. RDS: the DB
+    /// instance is `available`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<bool>,
 }
 
 /// The target is healthy as Kubernetes sees it.

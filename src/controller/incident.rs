@@ -24,6 +24,8 @@ struct Observed {
     signals: Option<Signals>,
     verdict: Option<Verdict>,
     rule_errors: Vec<String>,
+    /// For cloud targets: the evidence line read with the signals.
+    cloud_note: Option<String>,
 }
 
 pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -84,6 +86,9 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         Next::GatherEvidence => {
             if let Some(obs) = &observed.observation {
                 gather_evidence(ctx, &namespace, obs, &mut status).await;
+            }
+            if let Some(note) = &observed.cloud_note {
+                crate::timeline::record(&mut status, now, "Evidence", note.clone());
             }
         }
         Next::StartStep(index) => {
@@ -187,6 +192,7 @@ async fn dereference(
         signals: None,
         verdict: None,
         rule_errors: Vec::new(),
+        cloud_note: None,
     };
     if !matches!(
         phase,
@@ -208,15 +214,9 @@ async fn dereference(
             (Some(obs), signals, labels)
         }
         TargetKind::EC2Instance | TargetKind::RDSInstance => {
-            let signals = Signals {
-                target_found: false,
-                server_state: Some(format!(
-                    "{} targets are not supported by this operator build",
-                    target.kind
-                )),
-                ..Signals::default()
-            };
-            (None, signals, BTreeMap::new())
+            let cloud = observe_cloud(incident, ctx, namespace).await?;
+            observed.cloud_note = Some(cloud.note);
+            (None, cloud.signals, cloud.labels)
         }
     };
     observed.playbook = lookup_playbook(ctx, incident, namespace, &labels).await?;
@@ -235,6 +235,43 @@ async fn dereference(
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);
     Ok(observed)
+}
+
+/// Reads a cloud target through the AWS API. After a step replaced the target (a relaunched
+/// instance, a restored DB), the replacement is read instead: it is what now serves, and what
+/// validation judges. A target that cannot be found (or a tag selector that does not match
+/// exactly one instance) is reported in the signals; throttling and outages retry the reconcile.
+async fn observe_cloud(
+    incident: &Incident,
+    ctx: &Context,
+    namespace: &str,
+) -> Result<crate::aws::CloudObservation, Error> {
+    let target = &incident.spec.target;
+    let replacement = incident.status.as_ref().and_then(|st| {
+        st.steps
+            .iter()
+            .rev()
+            .filter(|s| s.state == StepState::Succeeded && !s.dry_run)
+            .find_map(|s| s.intent.as_ref()?.details.get(mitigation::REPLACEMENT_DETAIL).cloned())
+    });
+    let clients = ctx.aws.clients().await;
+    let incident_ref = format!("{namespace}/{}", incident.name_any());
+    let read = match target.kind {
+        TargetKind::EC2Instance => {
+            crate::aws::ec2::observe(&clients.ec2, target, &incident_ref, replacement.as_deref()).await
+        }
+        _ => crate::aws::rds::observe(&clients.rds, replacement.as_deref().unwrap_or(&target.name)).await,
+    };
+    match read {
+        Ok(mut cloud) => {
+            if let Some(r) = &replacement {
+                cloud.note = format!("replacement {r} of {}: {}", target.display(), cloud.note);
+            }
+            Ok(cloud)
+        }
+        Err(e) if e.retryable() => Err(Error::Other(format!("reading {}: {}", target.display(), e.message()))),
+        Err(e) => Ok(crate::aws::CloudObservation::not_found(e.message().to_string())),
+    }
 }
 
 /// Reads the Playbook's Prometheus signals into the triage signals.
@@ -440,7 +477,7 @@ fn policy(lookup: &PlaybookLookup) -> SafetyPolicy {
 }
 
 fn action_context<'a>(
-    ctx: &Context,
+    ctx: &'a Context,
     incident: &'a Incident,
     observed: &'a Observed,
     status: &'a IncidentStatus,
@@ -454,6 +491,7 @@ fn action_context<'a>(
     static DEFAULT_STEP: std::sync::OnceLock<crate::api::StepSpec> = std::sync::OnceLock::new();
     ActionContext {
         client: ctx.client.clone(),
+        aws: &ctx.aws,
         namespace: incident.metadata.namespace.as_deref().unwrap_or_default(),
         incident_name: incident.metadata.name.as_deref().unwrap_or_default(),
         incident_uid: incident.metadata.uid.as_deref().unwrap_or_default(),
@@ -574,7 +612,7 @@ async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status
     };
     let checks = match spec.as_ref().map(|s| s.checks.clone()) {
         Some(checks) if !checks.is_empty() => checks,
-        _ => validation::default_checks(),
+        _ => validation::default_checks_for(incident.spec.target.kind),
     };
     let namespace = incident.namespace().unwrap_or_default();
     let provider_ctx = ProviderContext {

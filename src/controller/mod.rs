@@ -53,6 +53,8 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Every Incident in scope, for locking, cooldowns and the concurrency limit.
     pub incidents: Store<Incident>,
+    /// AWS clients, built when an AWS target or action first needs them.
+    pub aws: crate::aws::Aws,
 }
 
 impl Context {
@@ -66,6 +68,7 @@ impl Context {
             .build()
             .expect("an HTTP client with default settings builds");
         Context {
+            aws: crate::aws::Aws::new(settings.aws_endpoint_url.clone()),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,

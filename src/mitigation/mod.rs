@@ -1,14 +1,20 @@
 //! Mitigation actions, one file each, behind the [`MitigationAction`] trait.
 
+mod cutover;
 mod deployment;
+mod ec2_relaunch;
+mod rds_restore;
 mod restart;
 mod rollback;
 mod scale;
+mod wait;
 
 use crate::api::{Change, IncidentTarget, SafetySpec, StepSpec, TargetKind};
 use async_trait::async_trait;
 use kube::Client;
 
+pub use ec2_relaunch::RelaunchEc2FromAmi;
+pub use rds_restore::RestoreRds;
 pub use restart::RestartDeployment;
 pub use rollback::RollbackDeployment;
 pub use scale::ScaleDeployment;
@@ -16,6 +22,8 @@ pub use scale::ScaleDeployment;
 /// What an action needs to know about the step it runs in.
 pub struct ActionContext<'a> {
     pub client: Client,
+    /// AWS clients, built on first use.
+    pub aws: &'a crate::aws::Aws,
     pub namespace: &'a str,
     pub incident_name: &'a str,
     pub incident_uid: &'a str,
@@ -23,7 +31,8 @@ pub struct ActionContext<'a> {
     pub target: &'a IncidentTarget,
     pub step: &'a StepSpec,
     pub safety: &'a SafetySpec,
-    /// Send mutations as server-side dry-runs only.
+    /// Send mutations as dry-runs only (server-side for Kubernetes, `DryRun` for EC2), or record
+    /// them without sending where the API has no dry-run (RDS).
     pub dry_run: bool,
 }
 
@@ -60,6 +69,19 @@ impl ActionError {
             _ => ActionError::Transient(format!("{what}: {err}")),
         }
     }
+}
+
+/// The `Change.details` key naming what replaced the target (a new instance ID, a restored DB
+/// identifier); triage and validation look at the replacement after such a step.
+pub const REPLACEMENT_DETAIL: &str = "replacement";
+
+/// A fact the recorded intent must hold, by its `Change.details` key.
+pub(crate) fn intent_detail<'a>(intent: &'a Change, key: &str) -> Result<&'a str, ActionError> {
+    intent
+        .details
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| ActionError::Permanent(format!("the recorded intent has no {key}")))
 }
 
 /// What an applied action reports.
@@ -105,6 +127,8 @@ pub fn registry() -> Vec<Box<dyn MitigationAction>> {
         Box::new(RollbackDeployment),
         Box::new(RestartDeployment),
         Box::new(ScaleDeployment),
+        Box::new(RelaunchEc2FromAmi),
+        Box::new(RestoreRds),
     ]
 }
 

@@ -64,11 +64,22 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         decided_by: "default",
     };
     if !s.target_found {
-        return verdict(Severity::Critical, "target not found".to_string());
+        let why = s
+            .server_state
+            .as_ref()
+            .map(|reason| format!("target not found: {reason}"))
+            .unwrap_or_else(|| "target not found".to_string());
+        return verdict(Severity::Critical, why);
     }
     if s.server_down {
         let state = s.server_state.clone().unwrap_or_else(|| "server down".to_string());
         return verdict(Severity::Critical, state);
+    }
+    if let Some(state) = &s.server_state {
+        // A cloud server that is up: nothing here says users are affected.
+        if s.metrics_off.is_empty() {
+            return verdict(Severity::Minor, format!("{state}; no visible effect"));
+        }
     }
     let ratio = s.unavailable_ratio();
     let unavailable = (s.desired_replicas - s.available_replicas)

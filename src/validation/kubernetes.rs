@@ -28,6 +28,9 @@ impl MetricProvider for KubernetesProvider<'_> {
         }
         let mut failures = Vec::new();
         let mut values = Vec::new();
+        if s.server_down {
+            failures.push(s.server_state.clone().unwrap_or_else(|| "the server is down".into()));
+        }
         if self.spec.available == Some(true) {
             values.push(format!(
                 "{}/{} available, {} updated",

@@ -2,16 +2,18 @@
 //! that turns measurements into a verdict.
 
 pub mod analysis;
+mod aws;
 mod http;
 mod kubernetes;
 mod prometheus;
 
-use crate::api::{CheckSpec, KubernetesCheck};
+use crate::api::{AwsCheck, CheckSpec, KubernetesCheck, TargetKind};
 use crate::triage::Signals;
 use analysis::MeasurementResult;
 use async_trait::async_trait;
 use kube::Client;
 
+pub use aws::AwsProvider;
 pub use http::HttpProvider;
 pub use kubernetes::KubernetesProvider;
 pub use prometheus::{instant_query, Credentials, PrometheusProvider, QueryResult};
@@ -38,13 +40,14 @@ pub fn provider_for(check: &CheckSpec) -> Result<Box<dyn MetricProvider + '_>, S
         check.kubernetes.is_some(),
         check.prometheus.is_some(),
         check.http.is_some(),
+        check.aws.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
     if set != 1 {
         return Err(format!(
-            "check {:?} must set exactly one provider (kubernetes, prometheus or http), it sets {set}",
+            "check {:?} must set exactly one provider (kubernetes, prometheus, http or aws), it sets {set}",
             check.name
         ));
     }
@@ -53,6 +56,9 @@ pub fn provider_for(check: &CheckSpec) -> Result<Box<dyn MetricProvider + '_>, S
     }
     if let Some(p) = &check.prometheus {
         return Ok(Box::new(PrometheusProvider { spec: p }));
+    }
+    if let Some(a) = &check.aws {
+        return Ok(Box::new(AwsProvider { spec: a }));
     }
     Ok(Box::new(HttpProvider {
         spec: check.http.as_ref().expect("counted above"),
@@ -69,6 +75,20 @@ pub fn default_checks() -> Vec<CheckSpec> {
         }),
         ..CheckSpec::default()
     }]
+}
+
+/// The default check for a target kind, named `available` for every kind: Kubernetes workloads
+/// are available as Kubernetes sees them; EC2 instances run (the relaunched one, after a
+/// relaunch) and RDS DB instances are `available` (the restored one, after a restore).
+pub fn default_checks_for(kind: TargetKind) -> Vec<CheckSpec> {
+    match kind {
+        TargetKind::Deployment | TargetKind::StatefulSet => default_checks(),
+        TargetKind::EC2Instance | TargetKind::RDSInstance => vec![CheckSpec {
+            name: "available".to_string(),
+            aws: Some(AwsCheck { available: Some(true) }),
+            ..CheckSpec::default()
+        }],
+    }
 }
 
 /// Checks a check's configuration without measuring, for the Playbook's Ready condition.
@@ -101,6 +121,11 @@ pub fn check_spec_problems(check: &CheckSpec) -> Vec<String> {
             if let Err(e) = crate::duration::parse_duration(t) {
                 problems.push(format!("check {:?}: http.timeout: {e}", check.name));
             }
+        }
+    }
+    if let Some(a) = &check.aws {
+        if a.available.is_none() {
+            problems.push(format!("check {:?}: aws needs `available`", check.name));
         }
     }
     if let Some(k) = &check.kubernetes {

@@ -178,6 +178,17 @@ impl Operator {
         None
     }
 
+    /// Waits for the exit `--exit-after-intent` makes (code 86), or panics with the log.
+    pub fn expect_fail_point_exit(&mut self) {
+        let code = self.wait_exit(Duration::from_secs(60));
+        assert_eq!(
+            code,
+            Some(86),
+            "the operator should stop at the fail point; log:\n{}",
+            self.logs()
+        );
+    }
+
     /// Drops the extra arguments given at start (such as a fail point) for the next spawn.
     pub fn extra_clear(&mut self) {
         self.extra.clear();

@@ -181,13 +181,7 @@ async fn a_restart_right_after_the_intent_is_recorded_applies_the_rollback_once(
         .unwrap();
     let mut op = Operator::start(&ns.name, &["--exit-after-intent"]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    let code = op.wait_exit(Duration::from_secs(60));
-    assert_eq!(
-        code,
-        Some(86),
-        "the operator should stop at the fail point; log:\n{}",
-        op.logs()
-    );
+    op.expect_fail_point_exit();
     let st = incident_status(&ns, "checkout-500").await;
     assert_eq!(st.steps[0].state, StepState::Running);
     assert!(st.steps[0].intent.is_some(), "the intent is recorded before the action");

@@ -1,5 +1,6 @@
 //! End-to-end tests against the testbed: `kubectl apply` → operator → `.status`.
 
+mod aws;
 mod foundation;
 mod harness;
 mod lifecycle;
