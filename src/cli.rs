@@ -29,7 +29,7 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address of the HTTP server (/healthz, /readyz, /metrics).
+    /// Address of the HTTP server (/healthz, /readyz, /metrics, /webhooks/alertmanager).
     #[arg(long, env = "DONTPANIC_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
     /// Watch only this namespace.
@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Cluster-wide limit on Incidents mitigating at once.
     #[arg(long, env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS", default_value_t = 5)]
     pub max_concurrent_mitigations: usize,
+    /// Require this bearer token on `POST /webhooks/alertmanager`, read from a Secret as
+    /// `namespace/name:key` (re-read every minute and when a request does not match).
+    #[arg(long, env = "DONTPANIC_WEBHOOK_TOKEN_SECRET")]
+    pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,

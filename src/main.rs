@@ -17,6 +17,7 @@ async fn main() -> anyhow::Result<()> {
                 aws_endpoint_url: args.aws_endpoint_url,
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
                 exit_after_intent: args.exit_after_intent,
+                webhook_token_secret: args.webhook_token_secret,
             };
             if let Err(e) = dontpanic::run::run(client, settings, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");

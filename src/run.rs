@@ -50,13 +50,35 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
         ready: Default::default(),
         metrics: metrics.clone(),
     });
-    let listener = tokio::net::TcpListener::bind(http_addr).await?;
-    tracing::info!(%http_addr, "serving /healthz, /readyz and /metrics");
-    let server = axum::serve(listener, router(http_state.clone()));
-
     let namespace = settings.namespace.clone();
-    let incidents_api: Api<Incident> = api_for(&client, namespace.as_deref());
     let playbooks_api: Api<Playbook> = api_for(&client, namespace.as_deref());
+    let playbook_controller = Controller::new(playbooks_api, watcher::Config::default());
+    let playbooks = playbook_controller.store();
+
+    let token = settings
+        .webhook_token_secret
+        .clone()
+        .map(|r| Arc::new(crate::webhook::token::Token::new(client.clone(), r)));
+    if let Some(token) = token.clone() {
+        token.refresh().await;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::webhook::token::REFRESH).await;
+                token.refresh().await;
+            }
+        });
+    }
+    let webhook = crate::webhook::router(Arc::new(crate::webhook::WebhookState {
+        client: client.clone(),
+        playbooks: playbooks.clone(),
+        namespace: namespace.clone(),
+        token,
+    }));
+    let listener = tokio::net::TcpListener::bind(http_addr).await?;
+    tracing::info!(%http_addr, "serving /healthz, /readyz, /metrics and {}", crate::webhook::PATH);
+    let server = axum::serve(listener, router(http_state.clone()).merge(webhook));
+
+    let incidents_api: Api<Incident> = api_for(&client, namespace.as_deref());
     let (reader, writer) = reflector::store::<Incident>();
     // Status writes do not trigger reconciles: only spec (generation) and annotation changes
     // do, and the lifecycle requeues itself. This keeps the operator from reacting to itself.
@@ -67,7 +89,23 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), settings, reader.clone()));
+    let notifier = crate::notify::Notifier::start(client.clone(), playbooks.clone());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        settings,
+        reader.clone(),
+        notifier,
+    ));
+    let detection = crate::detection::controller::run(
+        Arc::new(crate::detection::controller::DetectionContext {
+            client: client.clone(),
+            playbooks: playbooks.clone(),
+            incidents: reader.clone(),
+            metrics: metrics.clone(),
+        }),
+        namespace.clone(),
+    );
 
     let incident_controller = Controller::for_stream(trigger, reader.clone())
         .shutdown_on_signal()
@@ -77,7 +115,7 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
             ctx.clone(),
         )
         .for_each(|_| async {});
-    let playbook_controller = Controller::new(playbooks_api, watcher::Config::default())
+    let playbook_controller = playbook_controller
         .shutdown_on_signal()
         .run(
             controller::playbook::reconcile,
@@ -96,7 +134,7 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
         }
     };
     tokio::select! {
-        _ = futures::future::join3(incident_controller, playbook_controller, readiness) => tracing::info!("controllers stopped"),
+        _ = futures::future::join4(incident_controller, playbook_controller, detection, readiness) => tracing::info!("controllers stopped"),
         result = server => result?,
     }
     Ok(())

@@ -43,7 +43,11 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
     let phase = incident.status.as_ref().and_then(|s| s.phase);
     let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation) == incident.metadata.generation;
-    if phase.is_some_and(Phase::is_closed) && generation_seen {
+    let news = incident
+        .status
+        .as_ref()
+        .is_some_and(|st| lifecycle::sources::pending(incident, st));
+    if phase.is_some_and(Phase::is_closed) && generation_seen && !news {
         return Ok(Action::await_change());
     }
     let observed = dereference(incident, ctx, &namespace, phase).await?;
@@ -65,6 +69,12 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         action_requires_approval: &requires_approval,
         now,
     });
+    if status.phase.is_some() && incident.status.is_some() {
+        lifecycle::sources::apply(incident, &mut status, now);
+    }
+    for failure in ctx.notifier.take_failures(incident) {
+        crate::timeline::record(&mut status, now, "NotificationFailed", failure);
+    }
     for error in &observed.rule_errors {
         if !crate::timeline::last_says(&status, "RuleError", error) {
             crate::timeline::record(&mut status, now, "RuleError", error.clone());
@@ -138,7 +148,7 @@ impl StatusWriter<'_> {
             }
         }
         let notes = crate::notify::notifications(self.written.as_ref(), status);
-        crate::notify::deliver(self.incident, &notes).await;
+        self.ctx.notifier.deliver(self.incident, status, &notes);
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
         Ok(())
@@ -195,12 +205,24 @@ async fn dereference(
         PlaybookLookup::Missing(_) => Default::default(),
     };
     read_playbook_signals(ctx, &rules.signals, &mut signals, &mut observed.rule_errors).await;
-    let verdict = triage::classify(
+    let mut verdict = triage::classify(
         &signals,
         &rules.rules,
         incident.spec.severity,
         &mut observed.rule_errors,
     );
+    // The alert's severity is a floor: triage may find it worse, never milder.
+    if let Some(alert) = &incident.spec.alert {
+        if let Some(floor) = alert.severity {
+            if verdict.decided_by != "human" && floor > verdict.severity {
+                verdict.reason = format!(
+                    "alert {} says {floor} (triage alone found {}: {})",
+                    alert.name, verdict.severity, verdict.reason
+                );
+                verdict.severity = floor;
+            }
+        }
+    }
     observed.observation = observation;
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);

@@ -8,6 +8,7 @@ pub use status::FIELD_MANAGER;
 
 use crate::api::Incident;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
@@ -24,6 +25,8 @@ pub struct Settings {
     pub max_concurrent_mitigations: usize,
     /// Exit right after a step's intent is recorded (crash-safety testing only).
     pub exit_after_intent: bool,
+    /// The Secret key holding the Alertmanager webhook's bearer token.
+    pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
 }
 
 /// What every reconcile shares.
@@ -35,10 +38,18 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Every Incident in scope, for locking, cooldowns and the concurrency limit.
     pub incidents: Store<Incident>,
+    /// Delivers notifications in the background and hands failures back.
+    pub notifier: Notifier,
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings, incidents: Store<Incident>) -> Context {
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+        incidents: Store<Incident>,
+        notifier: Notifier,
+    ) -> Context {
         let reporter = Reporter {
             controller: "dontpanic".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -54,6 +65,7 @@ impl Context {
             settings,
             http,
             incidents,
+            notifier,
         }
     }
 }

@@ -1,7 +1,19 @@
-//! The notification hook: every lifecycle transition worth telling a human passes here.
+//! Notifications: every lifecycle transition worth telling a human passes here, routed by
+//! severity to the Playbook's receivers.
+//!
+//! [`notifications`] derives what to tell from a status change, [`route`] decides who hears it
+//! (pure), [`message`] builds the receivers' payloads (pure), and [`Notifier`] delivers in the
+//! background with timeouts and bounded retries, never blocking mitigation.
 
-use crate::api::{Incident, IncidentStatus, Phase};
-use kube::ResourceExt;
+mod message;
+mod notifier;
+mod route;
+
+pub use message::{body, digest_body, Message, Urgency};
+pub use notifier::Notifier;
+pub use route::{route, Delivery, DEFAULT_DIGEST_INTERVAL};
+
+use crate::api::{IncidentStatus, Phase};
 
 /// A transition a responder may need to hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +58,19 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     out
 }
 
-/// Delivers notifications. Receivers (webhooks, chat, paging) plug in here; until a Playbook
-/// names one, they go to the operator's log.
-pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
-    for n in notifications {
-        tracing::info!(
-            incident = %format!("{}/{}", incident.namespace().unwrap_or_default(), incident.name_any()),
-            notification = ?n,
-            "notification"
-        );
+impl Notification {
+    /// A short name for the payloads: opened, severity-changed, step-started, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notification::Opened => "opened",
+            Notification::SeverityChanged => "severity-changed",
+            Notification::StepStarted(_) => "mitigation-started",
+            Notification::StepFinished(_) => "mitigation-finished",
+            Notification::Escalated(_) => "escalated",
+            Notification::Resolved => "resolved",
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
