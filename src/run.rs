@@ -89,7 +89,7 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let notifier = crate::notify::Notifier::start(client.clone(), playbooks.clone());
+    let (notifier, retriggered) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics.clone(),
@@ -108,6 +108,7 @@ pub async fn run(client: Client, settings: Settings, http_addr: SocketAddr) -> a
     );
 
     let incident_controller = Controller::for_stream(trigger, reader.clone())
+        .reconcile_on(retriggered)
         .shutdown_on_signal()
         .run(
             controller::incident::reconcile,

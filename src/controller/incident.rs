@@ -47,7 +47,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         .status
         .as_ref()
         .is_some_and(|st| lifecycle::sources::pending(incident, st));
-    if phase.is_some_and(Phase::is_closed) && generation_seen && !news {
+    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_failures(incident) {
         return Ok(Action::await_change());
     }
     let observed = dereference(incident, ctx, &namespace, phase).await?;

@@ -72,3 +72,78 @@ pub fn apply(incident: &Incident, status: &mut IncidentStatus, now: DateTime<Utc
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::StepState;
+
+    fn incident(annotations: serde_json::Value, phase: Phase) -> (Incident, IncidentStatus) {
+        let inc: Incident = serde_json::from_value(serde_json::json!({
+            "apiVersion": "dontpanic.dev/v1alpha1", "kind": "Incident",
+            "metadata": {"name": "alert-1", "namespace": "shop", "annotations": annotations},
+            "spec": {"summary": "x", "target": {"kind": "Deployment", "name": "web"},
+                     "alert": {"name": "Down", "fingerprint": "1"}}
+        }))
+        .unwrap();
+        let status = IncidentStatus {
+            phase: Some(phase),
+            ..Default::default()
+        };
+        (inc, status)
+    }
+
+    #[test]
+    fn a_resolved_alert_resolves_an_incident_with_nothing_running() {
+        let (inc, mut st) = incident(serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}), Phase::AwaitingApproval);
+        assert!(pending(&inc, &st));
+        apply(&inc, &mut st, Utc::now());
+        assert_eq!(st.phase, Some(Phase::Resolved));
+        assert!(st.timeline.iter().any(|e| e.message.contains("resolved by alertmanager")));
+        assert!(!pending(&inc, &st), "recorded once");
+        let before = st.timeline.len();
+        apply(&inc, &mut st, Utc::now());
+        assert_eq!(st.timeline.len(), before);
+    }
+
+    #[test]
+    fn a_resolved_alert_leaves_a_running_mitigation_alone() {
+        let (inc, mut st) = incident(serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}), Phase::Mitigating);
+        st.steps.push(crate::api::StepStatus {
+            name: "rollback".into(),
+            action: "RollbackDeployment".into(),
+            state: StepState::Running,
+            attempts: 1,
+            started_at: Some(Utc::now()),
+            finished_at: None,
+            message: None,
+            dry_run: false,
+            intent: None,
+            retry_after: None,
+            reverted: false,
+            spec: None,
+        });
+        apply(&inc, &mut st, Utc::now());
+        assert_eq!(st.phase, Some(Phase::Mitigating));
+        assert!(st.timeline.iter().any(|e| e.type_ == "AlertResolved"));
+    }
+
+    #[test]
+    fn failing_again_is_recorded_once_per_key() {
+        let note = DetectedAgain {
+            key: "revision-3".into(),
+            time: Utc::now(),
+            message: "1 pod(s) of revision 3 in CrashLoopBackOff".into(),
+        };
+        let (inc, mut st) = incident(
+            serde_json::json!({DETECTED_AGAIN_ANNOTATION: serde_json::to_string(&note).unwrap()}),
+            Phase::Triaging,
+        );
+        apply(&inc, &mut st, Utc::now());
+        apply(&inc, &mut st, Utc::now());
+        let again: Vec<_> = st.timeline.iter().filter(|e| e.type_ == "DetectedAgain").collect();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].message.contains("[revision-3]"));
+        assert_eq!(st.phase, Some(Phase::Triaging));
+    }
+}

@@ -6,7 +6,7 @@ use crate::api::{Incident, IncidentStatus, Playbook, ReceiverSpec, ReceiverType,
 use chrono::Utc;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,6 +46,8 @@ struct Shared {
     http: reqwest::Client,
     playbooks: Store<Playbook>,
     failures: Mutex<HashMap<String, Vec<String>>>,
+    /// Wakes the Incident controller for an Incident with a failure to record.
+    retrigger: mpsc::UnboundedSender<ObjectRef<Incident>>,
     digests: Mutex<HashMap<(String, String), DigestBatch>>,
 }
 
@@ -61,8 +63,13 @@ fn key(incident: &Incident) -> String {
 }
 
 impl Notifier {
-    /// Starts the delivery and digest tasks.
-    pub fn start(client: Client, playbooks: Store<Playbook>) -> Notifier {
+    /// Starts the delivery and digest tasks. The returned stream names Incidents that have a
+    /// failed notification to record; the Incident controller reconciles on it.
+    pub fn start(
+        client: Client,
+        playbooks: Store<Playbook>,
+    ) -> (Notifier, impl futures::Stream<Item = ObjectRef<Incident>> + Send + 'static) {
+        let (retrigger, retriggered) = mpsc::unbounded_channel();
         let http = reqwest::Client::builder()
             .user_agent(concat!("dontpanic/", env!("CARGO_PKG_VERSION")))
             .timeout(TIMEOUT)
@@ -73,6 +80,7 @@ impl Notifier {
             http,
             playbooks,
             failures: Default::default(),
+            retrigger,
             digests: Default::default(),
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
@@ -94,7 +102,18 @@ impl Notifier {
                 }
             }
         });
-        Notifier { shared, tx }
+        let stream = futures::stream::unfold(retriggered, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+        (Notifier { shared, tx }, stream)
+    }
+
+    /// Whether failed notifications of this Incident wait to be recorded.
+    pub fn has_failures(&self, incident: &Incident) -> bool {
+        self.shared
+            .failures
+            .lock()
+            .expect("failure lock")
+            .get(&key(incident))
+            .is_some_and(|f| !f.is_empty())
     }
 
     /// Routes and queues notifications; returns at once.
@@ -258,11 +277,14 @@ async fn send_with_retries(shared: &Shared, job: Job) {
             .failures
             .lock()
             .expect("failure lock")
-            .entry(incident)
+            .entry(incident.clone())
             .or_default()
             .push(format!(
                 "{} notification to receiver {} failed after {MAX_ATTEMPTS} attempts: {last}",
                 job.what, job.receiver.name
             ));
+        if let Some((namespace, name)) = incident.split_once('/') {
+            let _ = shared.retrigger.send(ObjectRef::new(name).within(namespace));
+        }
     }
 }

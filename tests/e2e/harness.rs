@@ -137,14 +137,16 @@ impl Operator {
             "run".into(),
             "--namespace".into(),
             self.namespace.clone(),
-            "--http-addr".into(),
-            "127.0.0.1:0".into(),
             "--prometheus-url".into(),
             env("PROMETHEUS_URL"),
         ];
+        let own_addr = self.extra.iter().any(|a| a == "--http-addr") || more.contains(&"--http-addr");
+        if !own_addr {
+            args.extend(["--http-addr".to_string(), "127.0.0.1:0".to_string()]);
+        }
         args.extend(self.extra.iter().cloned());
         args.extend(more.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_dontpanic"))
+        let child = Command::new(operator_binary())
             .args(&args)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,dontpanic=debug,kube=warn")
@@ -361,4 +363,31 @@ pub fn timeline_text(status: &IncidentStatus) -> String {
         .map(|e| format!("{} {}: {}", e.time.to_rfc3339(), e.type_, e.message))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until the operator's HTTP server on `port` answers /readyz with 200.
+pub async fn wait_ready(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    eventually("the operator to be ready", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            match reqwest::get(&url).await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+}
+
+/// The operator binary: `DONTPANIC_BIN` when set (a private copy, safe from other checkouts
+/// building into a shared target directory), else the one cargo built for these tests.
+pub fn operator_binary() -> String {
+    std::env::var("DONTPANIC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").to_string())
 }
