@@ -41,6 +41,20 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
     .await;
     let port = env("DONTPANIC_WEBHOOK_PORT");
     let addr = format!("127.0.0.1:{port}");
+    // Another process (not a test of this binary: those hold the lock) may still own the port.
+    eventually(
+        &format!("{addr} to be free for this test's operator"),
+        Duration::from_secs(60),
+        || {
+            let addr = addr.clone();
+            async move {
+                std::net::TcpListener::bind(&addr)
+                    .map(drop)
+                    .map_err(|e| format!("{e}: another process listens there; Alertmanager's deliveries would go to it"))
+            }
+        },
+    )
+    .await;
     let _op = Operator::start(&ns.name, &["--http-addr", &addr]);
     wait_ready(port.parse().unwrap()).await;
 
