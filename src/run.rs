@@ -3,6 +3,7 @@
 use crate::api::{Incident, Playbook};
 use crate::controller::{self, Context, Settings};
 use crate::http::{router, HttpState};
+use crate::kubeutil::api_for;
 use crate::metrics::Metrics;
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
@@ -27,19 +28,6 @@ pub async fn ensure_crds(client: &Client, namespace: Option<&str>) -> anyhow::Re
              or install the Helm chart:  helm install dontpanic charts/dontpanic"
         ),
         Err(e) => Err(anyhow::anyhow!("cannot list Incidents: {e}")),
-    }
-}
-
-fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
     }
 }
 

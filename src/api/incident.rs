@@ -386,6 +386,26 @@ pub struct StepStatus {
     pub spec: Option<StepSpec>,
 }
 
+impl StepStatus {
+    /// A step planned but not started.
+    pub fn pending(name: String, action: String, spec: Option<StepSpec>) -> StepStatus {
+        StepStatus {
+            name,
+            action,
+            state: StepState::Pending,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            message: None,
+            dry_run: false,
+            intent: None,
+            retry_after: None,
+            reverted: false,
+            spec,
+        }
+    }
+}
+
 /// A change made (or intended) by an action, in terms a post-mortem needs.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

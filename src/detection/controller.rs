@@ -7,6 +7,7 @@ use crate::api::{
     Incident, IncidentSource, IncidentSpec, IncidentTarget, Playbook, TargetKind, DETECTED_AGAIN_ANNOTATION,
 };
 use crate::duration::parse_duration;
+use crate::kubeutil::api_for;
 use crate::metrics::Metrics;
 use chrono::Utc;
 use futures::StreamExt;
@@ -49,25 +50,16 @@ fn pod_to_deployment(pod: Pod) -> Option<ObjectRef<Deployment>> {
     Some(ObjectRef::new(deployment).within(&namespace))
 }
 
-fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Runs rollout detection until shutdown.
 pub async fn run(ctx: Arc<DetectionContext>, namespace: Option<String>) {
     let ns = namespace.as_deref();
     Controller::new(api_for::<Deployment>(&ctx.client, ns), watcher::Config::default())
         .owns(api_for::<ReplicaSet>(&ctx.client, ns), watcher::Config::default())
-        .watches(api_for::<Pod>(&ctx.client, ns), watcher::Config::default(), pod_to_deployment)
+        .watches(
+            api_for::<Pod>(&ctx.client, ns),
+            watcher::Config::default(),
+            pod_to_deployment,
+        )
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
@@ -119,7 +111,10 @@ async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> R
         .list(&params)
         .await?
         .items;
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &namespace).list(&params).await?.items;
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &namespace)
+        .list(&params)
+        .await?
+        .items;
     let now = Utc::now();
     match health(&deployment, &replica_sets, &pods, window, now) {
         Health::Healthy => Ok(Action::await_change()),
@@ -136,7 +131,9 @@ async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> R
             let open = open_incident_for(&incidents, &namespace, TargetKind::Deployment, &name);
             match decide_open(open, &name, revision, &reason, now) {
                 OpenOutcome::Nothing => {}
-                OpenOutcome::Create => open_incident(&ctx, &namespace, &name, &playbook, revision, &reason, since).await?,
+                OpenOutcome::Create => {
+                    open_incident(&ctx, &namespace, &name, &playbook, revision, &reason, since).await?
+                }
                 OpenOutcome::AddToOpen { incident, note } => {
                     let patch = json!({"metadata": {"annotations": {
                         DETECTED_AGAIN_ANNOTATION: serde_json::to_string(&note).unwrap_or_default()

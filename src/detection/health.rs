@@ -104,7 +104,10 @@ pub fn health(
         .collect();
     if !crashing.is_empty() {
         let since = crashing.iter().filter_map(|p| crash_since(p)).min().unwrap_or(now);
-        let names: Vec<String> = crashing.iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect();
+        let names: Vec<String> = crashing
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap_or_default())
+            .collect();
         return Health::Failing {
             revision,
             reason: format!(
@@ -129,7 +132,11 @@ pub fn health(
             .or(condition.last_update_time.as_ref())
             .map(|t| to_chrono(&t.0))
             .unwrap_or(now);
-        let since = current.iter().filter_map(|p| not_ready_since(p)).min().map_or(since, |t| t.min(since));
+        let since = current
+            .iter()
+            .filter_map(|p| not_ready_since(p))
+            .min()
+            .map_or(since, |t| t.min(since));
         return Health::Failing {
             revision,
             reason: format!("revision {revision} exceeded its progress deadline (ProgressDeadlineExceeded)"),

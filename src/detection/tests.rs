@@ -95,7 +95,10 @@ fn only_the_newest_replica_set_is_judged() {
 fn incident(name: &str, target: &str, phase: Option<Phase>, again: Option<&DetectedAgain>) -> Arc<Incident> {
     let mut annotations = serde_json::Map::new();
     if let Some(a) = again {
-        annotations.insert(DETECTED_AGAIN_ANNOTATION.into(), serde_json::to_string(a).unwrap().into());
+        annotations.insert(
+            DETECTED_AGAIN_ANNOTATION.into(),
+            serde_json::to_string(a).unwrap().into(),
+        );
     }
     let mut inc: Incident = serde_json::from_value(serde_json::json!({
         "apiVersion": "dontpanic.dev/v1alpha1", "kind": "Incident",
@@ -136,7 +139,11 @@ fn one_open_incident_per_target_and_failing_again_is_added_once() {
     };
     assert_eq!((name.as_str(), note.key.as_str()), ("web-500", "revision-3"));
     let noted = incident("web-500", "web", Some(Phase::Triaging), Some(&note));
-    assert_eq!(decide_open(Some(&noted), "web", 3, "crash again", now), OpenOutcome::Nothing, "no storm");
+    assert_eq!(
+        decide_open(Some(&noted), "web", 3, "crash again", now),
+        OpenOutcome::Nothing,
+        "no storm"
+    );
     assert!(matches!(
         decide_open(Some(&noted), "web", 4, "crash", now),
         OpenOutcome::AddToOpen { .. }

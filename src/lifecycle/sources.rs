@@ -48,13 +48,21 @@ fn mitigation_running(status: &IncidentStatus) -> bool {
 pub fn apply(incident: &Incident, status: &mut IncidentStatus, now: DateTime<Utc>) {
     if let Some(note) = detected_again(incident) {
         let message = detected_again_message(&note);
-        if !status.timeline.iter().any(|e| e.type_ == "DetectedAgain" && e.message == message) {
+        if !status
+            .timeline
+            .iter()
+            .any(|e| e.type_ == "DetectedAgain" && e.message == message)
+        {
             record(status, now, "DetectedAgain", message);
         }
     }
     if let Some(at) = incident.annotations().get(ALERT_RESOLVED_ANNOTATION) {
         let message = alert_resolved_message(incident, at);
-        if !status.timeline.iter().any(|e| e.type_ == "AlertResolved" && e.message == message) {
+        if !status
+            .timeline
+            .iter()
+            .any(|e| e.type_ == "AlertResolved" && e.message == message)
+        {
             record(status, now, "AlertResolved", message);
             let closed = status.phase.is_some_and(Phase::is_closed);
             if !closed && !mitigation_running(status) {
@@ -95,11 +103,17 @@ mod tests {
 
     #[test]
     fn a_resolved_alert_resolves_an_incident_with_nothing_running() {
-        let (inc, mut st) = incident(serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}), Phase::AwaitingApproval);
+        let (inc, mut st) = incident(
+            serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}),
+            Phase::AwaitingApproval,
+        );
         assert!(pending(&inc, &st));
         apply(&inc, &mut st, Utc::now());
         assert_eq!(st.phase, Some(Phase::Resolved));
-        assert!(st.timeline.iter().any(|e| e.message.contains("resolved by alertmanager")));
+        assert!(st
+            .timeline
+            .iter()
+            .any(|e| e.message.contains("resolved by alertmanager")));
         assert!(!pending(&inc, &st), "recorded once");
         let before = st.timeline.len();
         apply(&inc, &mut st, Utc::now());
@@ -108,20 +122,15 @@ mod tests {
 
     #[test]
     fn a_resolved_alert_leaves_a_running_mitigation_alone() {
-        let (inc, mut st) = incident(serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}), Phase::Mitigating);
+        let (inc, mut st) = incident(
+            serde_json::json!({ALERT_RESOLVED_ANNOTATION: "2026-01-01T00:00:00Z"}),
+            Phase::Mitigating,
+        );
         st.steps.push(crate::api::StepStatus {
-            name: "rollback".into(),
-            action: "RollbackDeployment".into(),
             state: StepState::Running,
             attempts: 1,
             started_at: Some(Utc::now()),
-            finished_at: None,
-            message: None,
-            dry_run: false,
-            intent: None,
-            retry_after: None,
-            reverted: false,
-            spec: None,
+            ..crate::api::StepStatus::pending("rollback".into(), "RollbackDeployment".into(), None)
         });
         apply(&inc, &mut st, Utc::now());
         assert_eq!(st.phase, Some(Phase::Mitigating));

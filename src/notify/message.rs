@@ -142,7 +142,9 @@ pub fn body(kind: ReceiverType, message: &Message, routing_key: Option<&str>) ->
 pub fn digest_body(kind: ReceiverType, messages: &[Message]) -> Value {
     let lines: Vec<String> = messages.iter().map(Message::text).collect();
     match kind {
-        ReceiverType::Slack => json!({ "text": format!("dontpanic digest ({} minor notification(s)):\n{}", lines.len(), lines.join("\n")) }),
+        ReceiverType::Slack => {
+            json!({ "text": format!("dontpanic digest ({} minor notification(s)):\n{}", lines.len(), lines.join("\n")) })
+        }
         _ => json!({
             "version": "1",
             "notification": "digest",

@@ -68,7 +68,10 @@ impl Notifier {
     pub fn start(
         client: Client,
         playbooks: Store<Playbook>,
-    ) -> (Notifier, impl futures::Stream<Item = ObjectRef<Incident>> + Send + 'static) {
+    ) -> (
+        Notifier,
+        impl futures::Stream<Item = ObjectRef<Incident>> + Send + 'static,
+    ) {
         let (retrigger, retriggered) = mpsc::unbounded_channel();
         let http = reqwest::Client::builder()
             .user_agent(concat!("dontpanic/", env!("CARGO_PKG_VERSION")))
@@ -237,7 +240,10 @@ async fn send_once(shared: &Shared, job: &Job) -> Result<(), String> {
         None => None,
     };
     if receiver.type_ == ReceiverType::Pagerduty && routing_key.is_none() {
-        return Err(format!("pagerduty receiver {} names no routingKey Secret", receiver.name));
+        return Err(format!(
+            "pagerduty receiver {} names no routingKey Secret",
+            receiver.name
+        ));
     }
     let payload = match &job.payload {
         Payload::One(m) => body(receiver.type_, m, routing_key.as_deref()),

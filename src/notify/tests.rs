@@ -22,9 +22,21 @@ fn names(spec: &NotifySpec, severity: Severity) -> Vec<(String, bool)> {
 fn runbook_defaults_route_by_severity() {
     let s = spec(&format!("{{{RECEIVERS}}}"));
     let now = |n: &[&str]| n.iter().map(|x| (x.to_string(), false)).collect::<Vec<_>>();
-    assert_eq!(names(&s, Severity::Critical), now(&["team", "chat", "oncall"]), "all hands");
-    assert_eq!(names(&s, Severity::Major), now(&["team", "chat", "oncall"]), "all hands");
-    assert_eq!(names(&s, Severity::Medium), now(&["team", "chat"]), "the owning team, no page");
+    assert_eq!(
+        names(&s, Severity::Critical),
+        now(&["team", "chat", "oncall"]),
+        "all hands"
+    );
+    assert_eq!(
+        names(&s, Severity::Major),
+        now(&["team", "chat", "oncall"]),
+        "all hands"
+    );
+    assert_eq!(
+        names(&s, Severity::Medium),
+        now(&["team", "chat"]),
+        "the owning team, no page"
+    );
     assert_eq!(
         names(&s, Severity::Minor),
         vec![("team".into(), true), ("chat".into(), true)],
@@ -39,24 +51,28 @@ fn explicit_routes_win_but_minor_never_pages() {
     ));
     assert_eq!(names(&s, Severity::Critical), vec![("oncall".into(), false)]);
     assert!(names(&s, Severity::Major).is_empty(), "no route, no notification");
-    assert_eq!(names(&s, Severity::Medium), vec![("oncall".into(), true), ("chat".into(), true)]);
-    assert_eq!(names(&s, Severity::Minor), vec![("chat".into(), true)], "Minor never pages");
+    assert_eq!(
+        names(&s, Severity::Medium),
+        vec![("oncall".into(), true), ("chat".into(), true)]
+    );
+    assert_eq!(
+        names(&s, Severity::Minor),
+        vec![("chat".into(), true)],
+        "Minor never pages"
+    );
 }
 
 fn step(name: &str, started: bool, finished: bool) -> StepStatus {
     StepStatus {
-        name: name.into(),
-        action: "RollbackDeployment".into(),
-        state: if finished { StepState::Succeeded } else { StepState::Running },
+        state: if finished {
+            StepState::Succeeded
+        } else {
+            StepState::Running
+        },
         attempts: 1,
         started_at: started.then(Utc::now),
         finished_at: finished.then(Utc::now),
-        message: None,
-        dry_run: false,
-        intent: None,
-        retry_after: None,
-        reverted: false,
-        spec: None,
+        ..StepStatus::pending(name.into(), "RollbackDeployment".into(), None)
     }
 }
 
@@ -72,7 +88,10 @@ fn notifications_follow_the_lifecycle() {
         severity: Some(Severity::Critical),
         ..opened.clone()
     };
-    assert_eq!(notifications(Some(&opened), &worse), vec![Notification::SeverityChanged]);
+    assert_eq!(
+        notifications(Some(&opened), &worse),
+        vec![Notification::SeverityChanged]
+    );
     let started = IncidentStatus {
         steps: vec![step("rollback", true, false)],
         phase: Some(Phase::Mitigating),
@@ -109,17 +128,33 @@ fn message(severity: Severity, notification: Notification) -> Message {
 fn payloads_match_each_receiver_type() {
     let m = message(Severity::Critical, Notification::Opened);
     let w = body(ReceiverType::Webhook, &m, None);
-    assert_eq!((w["notification"].as_str(), w["urgency"].as_str()), (Some("opened"), Some("all-hands")));
+    assert_eq!(
+        (w["notification"].as_str(), w["urgency"].as_str()),
+        (Some("opened"), Some("all-hands"))
+    );
     assert_eq!(w["responder"], "alice");
     let s = body(ReceiverType::Slack, &m, None);
-    assert!(s["text"].as_str().unwrap().contains("all hands on deck; responder: alice"));
+    assert!(s["text"]
+        .as_str()
+        .unwrap()
+        .contains("all hands on deck; responder: alice"));
     let p = body(ReceiverType::Pagerduty, &m, Some("key"));
     assert_eq!(p["routing_key"], "key");
     assert_eq!(p["event_action"], "trigger");
     assert_eq!(p["dedup_key"], "dontpanic/shop/checkout-rollout-2");
     assert_eq!(p["payload"]["severity"], "critical");
-    let r = body(ReceiverType::Pagerduty, &message(Severity::Major, Notification::Resolved), Some("key"));
-    assert_eq!((r["event_action"].as_str(), r["payload"]["severity"].as_str()), (Some("resolve"), Some("error")));
+    let r = body(
+        ReceiverType::Pagerduty,
+        &message(Severity::Major, Notification::Resolved),
+        Some("key"),
+    );
+    assert_eq!(
+        (r["event_action"].as_str(), r["payload"]["severity"].as_str()),
+        (Some("resolve"), Some("error"))
+    );
     let d = digest_body(ReceiverType::Webhook, &[message(Severity::Minor, Notification::Opened)]);
-    assert_eq!((d["notification"].as_str(), d["count"].as_u64()), (Some("digest"), Some(1)));
+    assert_eq!(
+        (d["notification"].as_str(), d["count"].as_u64()),
+        (Some("digest"), Some(1))
+    );
 }

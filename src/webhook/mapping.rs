@@ -50,7 +50,11 @@ pub fn target(alert: &Alert, spec: &AlertsSpec) -> Result<(String, TargetKind, S
             alert.fingerprint()
         )
     };
-    let namespace = alert.labels.get(ns_label).filter(|v| !v.is_empty()).ok_or_else(missing)?;
+    let namespace = alert
+        .labels
+        .get(ns_label)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(missing)?;
     let (kind, name) = if let Some(d) = alert.labels.get(dep_label).filter(|v| !v.is_empty()) {
         (TargetKind::Deployment, d)
     } else if let Some(s) = alert.labels.get(sts_label).filter(|v| !v.is_empty()) {

@@ -86,15 +86,13 @@ async fn receive(State(state): State<Arc<WebhookState>>, headers: HeaderMap, bod
         }
         let api: Api<Incident> = Api::namespaced(state.client.clone(), &target.namespace);
         let result = if alert.firing() {
-            open(&api, alert, &target, &name).await.map(|created| {
-                if created {
-                    "created"
-                } else {
-                    "duplicates"
-                }
-            })
+            open(&api, alert, &target, &name)
+                .await
+                .map(|created| if created { "created" } else { "duplicates" })
         } else {
-            resolve(&api, alert, &name).await.map(|found| if found { "resolved" } else { "ignored" })
+            resolve(&api, alert, &name)
+                .await
+                .map(|found| if found { "resolved" } else { "ignored" })
         };
         match result {
             Ok(bucket) => push(&mut outcome, bucket, key),

@@ -41,7 +41,10 @@ pub struct Alert {
 
 impl Alert {
     pub fn name(&self) -> &str {
-        self.labels.get("alertname").map(String::as_str).unwrap_or("unnamed alert")
+        self.labels
+            .get("alertname")
+            .map(String::as_str)
+            .unwrap_or("unnamed alert")
     }
 
     pub fn firing(&self) -> bool {
@@ -98,7 +101,9 @@ pub fn parse(body: &[u8]) -> Result<Payload, String> {
     }
     let depth = nesting_depth(body);
     if depth > MAX_DEPTH {
-        return Err(format!("JSON nested {depth} levels deep; at most {MAX_DEPTH} are accepted"));
+        return Err(format!(
+            "JSON nested {depth} levels deep; at most {MAX_DEPTH} are accepted"
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     match value.get("version").and_then(|v| v.as_str()) {

@@ -45,8 +45,14 @@ fn bad_payloads_are_refused_with_a_clear_message() {
         (r#"{"version": "3", "alerts": []}"#, "unsupported payload version \"3\""),
         (r#"{"alerts": []}"#, "missing \"version\""),
         (r#"{"version": "4"}"#, "not an Alertmanager webhook payload"),
-        (r#"{"version": "4", "alerts": [{"status": "pending"}]}"#, "alerts[0].status"),
-        (r#"{"version": "4", "alerts": [{"status": "firing", "labels": {"a": 1}}]}"#, "not an Alertmanager"),
+        (
+            r#"{"version": "4", "alerts": [{"status": "pending"}]}"#,
+            "alerts[0].status",
+        ),
+        (
+            r#"{"version": "4", "alerts": [{"status": "firing", "labels": {"a": 1}}]}"#,
+            "not an Alertmanager",
+        ),
     ];
     for (body, want) in cases {
         let err = parse(body.as_bytes()).expect_err(body);
@@ -85,11 +91,24 @@ fn severity_words_map_to_the_four_levels() {
     ] {
         assert_eq!(default_severity(word), want, "{word}");
     }
-    let spec: AlertsSpec = serde_yaml::from_str("{severityLabel: level, severityMap: {p1: Critical, warning: Major}}").unwrap();
+    let spec: AlertsSpec =
+        serde_yaml::from_str("{severityLabel: level, severityMap: {p1: Critical, warning: Major}}").unwrap();
     assert_eq!(severity(&alert(&[("level", "P1")]), &spec), Some(Severity::Critical));
-    assert_eq!(severity(&alert(&[("level", "warning")]), &spec), Some(Severity::Major), "the map wins");
-    assert_eq!(severity(&alert(&[("level", "info")]), &spec), Some(Severity::Minor), "defaults still apply");
-    assert_eq!(severity(&alert(&[("severity", "critical")]), &spec), None, "another label");
+    assert_eq!(
+        severity(&alert(&[("level", "warning")]), &spec),
+        Some(Severity::Major),
+        "the map wins"
+    );
+    assert_eq!(
+        severity(&alert(&[("level", "info")]), &spec),
+        Some(Severity::Minor),
+        "defaults still apply"
+    );
+    assert_eq!(
+        severity(&alert(&[("severity", "critical")]), &spec),
+        None,
+        "another label"
+    );
 }
 
 #[test]
@@ -104,7 +123,10 @@ fn labels_name_the_target() {
         ("shop".into(), TargetKind::StatefulSet, "db".into())
     );
     let err = target(&alert(&[("alertname", "Down"), ("namespace", "shop")]), &d).unwrap_err();
-    assert!(err.contains("alert Down") && err.contains("no label naming its target"), "{err}");
+    assert!(
+        err.contains("alert Down") && err.contains("no label naming its target"),
+        "{err}"
+    );
     assert!(target(&alert(&[("deployment", "checkout")]), &d).is_err());
 }
 
@@ -124,6 +146,9 @@ fn a_playbook_selecting_the_target_provides_the_mapping() {
 
     let plain = alert(&[("namespace", "shop"), ("deployment", "api"), ("severity", "warning")]);
     let t = resolve(&plain, &[&pb]).unwrap();
-    assert_eq!((t.name.as_str(), t.severity, t.playbook), ("api", Some(Severity::Medium), None));
+    assert_eq!(
+        (t.name.as_str(), t.severity, t.playbook),
+        ("api", Some(Severity::Medium), None)
+    );
     assert!(resolve(&alert(&[("ns", "shop")]), &[&pb]).is_err());
 }

@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn token_references_parse() {
         let r: TokenRef = "dontpanic-system/webhook:token".parse().unwrap();
-        assert_eq!((r.namespace.as_str(), r.name.as_str(), r.key.as_str()), ("dontpanic-system", "webhook", "token"));
+        assert_eq!(
+            (r.namespace.as_str(), r.name.as_str(), r.key.as_str()),
+            ("dontpanic-system", "webhook", "token")
+        );
         assert!("webhook:token".parse::<TokenRef>().is_err());
         assert!("ns/name".parse::<TokenRef>().is_err());
         assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));

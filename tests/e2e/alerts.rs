@@ -48,9 +48,9 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
         || {
             let addr = addr.clone();
             async move {
-                std::net::TcpListener::bind(&addr)
-                    .map(drop)
-                    .map_err(|e| format!("{e}: another process listens there; Alertmanager's deliveries would go to it"))
+                std::net::TcpListener::bind(&addr).map(drop).map_err(|e| {
+                    format!("{e}: another process listens there; Alertmanager's deliveries would go to it")
+                })
             }
         },
     )
@@ -59,7 +59,11 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
     wait_ready(port.parse().unwrap()).await;
 
     // Unique label values per run, so leftover alerts of other runs never match.
-    let labels = [("namespace", ns.name.as_str()), ("deployment", "checkout"), ("service", ns.name.as_str())];
+    let labels = [
+        ("namespace", ns.name.as_str()),
+        ("deployment", "checkout"),
+        ("service", ns.name.as_str()),
+    ];
     set_signal("demo_error_ratio", &labels, 0.9).await;
     let fired = Instant::now();
     let api = ns.api::<Incident>();
@@ -77,7 +81,10 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
         }
     })
     .await;
-    println!("alert → incident in {:.1}s (Prometheus + Alertmanager + webhook)", fired.elapsed().as_secs_f64());
+    println!(
+        "alert → incident in {:.1}s (Prometheus + Alertmanager + webhook)",
+        fired.elapsed().as_secs_f64()
+    );
     let name = incident.metadata.name.clone().unwrap();
     assert_eq!(incident.spec.source, IncidentSource::Alertmanager);
     let alert = incident.spec.alert.clone().expect("the alert is recorded");
@@ -112,7 +119,11 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
         .unwrap();
     assert_eq!(response.status(), 200);
     let outcome: Value = response.json().await.unwrap();
-    assert_eq!(outcome["duplicates"], json!([format!("{}/{name}", ns.name)]), "{outcome}");
+    assert_eq!(
+        outcome["duplicates"],
+        json!([format!("{}/{name}", ns.name)]),
+        "{outcome}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(api.list(&Default::default()).await.unwrap().items.len(), 1);
     assert_eq!(incident_status(&ns, &name).await.timeline.len(), before);
@@ -140,7 +151,9 @@ async fn post(port: u16, token: Option<&str>, body: impl Into<reqwest::Body>) ->
 #[tokio::test]
 async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
     let ns = TestNamespace::new("dp-badhook").await;
-    let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "webhook-token"}, "stringData": {"token": "s3cret"}})).unwrap();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "webhook-token"}, "stringData": {"token": "s3cret"}}))
+            .unwrap();
     ns.api::<Secret>().create(&Default::default(), &secret).await.unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
@@ -160,7 +173,12 @@ async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
     assert_eq!(code, 401, "wrong token");
     let (code, text) = post(port, t, "{not json").await;
     assert!(code == 400 && text.contains("invalid JSON"), "{code} {text}");
-    let (code, text) = post(port, t, good(target.clone()).replace("\"version\":\"4\"", "\"version\":\"3\"")).await;
+    let (code, text) = post(
+        port,
+        t,
+        good(target.clone()).replace("\"version\":\"4\"", "\"version\":\"3\""),
+    )
+    .await;
     assert!(code == 400 && text.contains("version"), "{code} {text}");
     let (code, text) = post(port, t, format!("{}{}", "[".repeat(200), "]".repeat(200))).await;
     assert!(code == 400 && text.contains("nested"), "{code} {text}");
@@ -168,18 +186,35 @@ async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
     let (code, _) = post(port, t, huge).await;
     assert_eq!(code, 413, "oversize");
     let (code, text) = post(port, t, good(json!({"alertname": "Down", "severity": "critical"}))).await;
-    assert!(code == 400 && text.contains("no label naming its target"), "{code} {text}");
+    assert!(
+        code == 400 && text.contains("no label naming its target"),
+        "{code} {text}"
+    );
     let (code, text) = post(port, t, "{\"version\": \"4\"}").await;
     assert!(code == 400, "{code} {text}");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(ns.api::<Incident>().list(&Default::default()).await.unwrap().items.is_empty());
+    assert!(ns
+        .api::<Incident>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 
     // The same endpoint with a good body and the token opens exactly one Incident.
     let (code, text) = post(port, t, good(target.clone())).await;
     assert!(code == 200 && text.contains("alert-abc123"), "{code} {text}");
     let (code, text) = post(port, t, good(target)).await;
     assert!(code == 200 && text.contains("duplicates\":[\""), "{code} {text}");
-    assert_eq!(ns.api::<Incident>().list(&Default::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        ns.api::<Incident>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 type Seen = Arc<Mutex<Vec<(String, Value, Instant)>>>;
@@ -192,7 +227,9 @@ async fn sink() -> (u16, Seen) {
     let record = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let record = record.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -207,7 +244,10 @@ async fn sink() -> (u16, Seen) {
                         let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
                         let length = head
                             .lines()
-                            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         break (i + 4, length);
                     }
@@ -267,62 +307,104 @@ async fn alerts_notifications_are_routed_by_severity() {
         async move {
             let seen = seen.lock().unwrap();
             seen.iter()
-                .find(|(path, body, _)| path == "/pagerduty" && body["dedup_key"].as_str().is_some_and(|k| k.ends_with("/checkout-down")))
+                .find(|(path, body, _)| {
+                    path == "/pagerduty"
+                        && body["dedup_key"]
+                            .as_str()
+                            .is_some_and(|k| k.ends_with("/checkout-down"))
+                })
                 .cloned()
                 .ok_or_else(|| format!("{} requests", seen.len()))
         }
     })
     .await;
-    println!("Critical page arrived {:.2}s after the incident was applied", (page.2 - opened).as_secs_f64());
+    println!(
+        "Critical page arrived {:.2}s after the incident was applied",
+        (page.2 - opened).as_secs_f64()
+    );
     assert_eq!(page.1["event_action"], "trigger");
     assert_eq!(page.1["routing_key"], "routing-key-1");
     assert_eq!(page.1["payload"]["severity"], "critical");
     assert_eq!(page.1["payload"]["custom_details"]["responder"], "alice");
-    assert!(page.1["payload"]["summary"].as_str().unwrap().contains("all hands on deck; responder: alice"), "{}", page.1);
-    let hook = eventually("the team webhook for the Critical incident", Duration::from_secs(10), || {
-        let seen = seen.clone();
-        async move {
-            let seen = seen.lock().unwrap();
-            seen.iter()
-                .find(|(path, body, _)| path == "/webhook" && body["notification"] == "opened" && body["incident"]["name"] == "checkout-down")
-                .cloned()
-                .ok_or_else(|| format!("{} requests", seen.len()))
-        }
-    })
+    assert!(
+        page.1["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("all hands on deck; responder: alice"),
+        "{}",
+        page.1
+    );
+    let hook = eventually(
+        "the team webhook for the Critical incident",
+        Duration::from_secs(10),
+        || {
+            let seen = seen.clone();
+            async move {
+                let seen = seen.lock().unwrap();
+                seen.iter()
+                    .find(|(path, body, _)| {
+                        path == "/webhook"
+                            && body["notification"] == "opened"
+                            && body["incident"]["name"] == "checkout-down"
+                    })
+                    .cloned()
+                    .ok_or_else(|| format!("{} requests", seen.len()))
+            }
+        },
+    )
     .await;
     assert_eq!(hook.1["responder"], "alice");
     assert_eq!(hook.1["urgency"], "all-hands");
 
     // The mitigation's start and result, and the resolution, are told too.
-    eventually("mitigation and resolution notifications", Duration::from_secs(60), || {
-        let seen = seen.clone();
-        async move {
-            let seen = seen.lock().unwrap();
-            let kinds: Vec<String> = seen
-                .iter()
-                .filter(|(p, b, _)| p == "/webhook" && b["incident"]["name"] == "checkout-down")
-                .map(|(_, b, _)| b["notification"].as_str().unwrap_or_default().to_string())
-                .collect();
-            let all = ["mitigation-started", "mitigation-finished", "resolved"].iter().all(|k| kinds.iter().any(|x| x == k));
-            if all { Ok(()) } else { Err(format!("{kinds:?}")) }
-        }
-    })
+    eventually(
+        "mitigation and resolution notifications",
+        Duration::from_secs(60),
+        || {
+            let seen = seen.clone();
+            async move {
+                let seen = seen.lock().unwrap();
+                let kinds: Vec<String> = seen
+                    .iter()
+                    .filter(|(p, b, _)| p == "/webhook" && b["incident"]["name"] == "checkout-down")
+                    .map(|(_, b, _)| b["notification"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                let all = ["mitigation-started", "mitigation-finished", "resolved"]
+                    .iter()
+                    .all(|k| kinds.iter().any(|x| x == k));
+                if all {
+                    Ok(())
+                } else {
+                    Err(format!("{kinds:?}"))
+                }
+            }
+        },
+    )
     .await;
 
     // The broken receiver's failure is written down after bounded retries.
     let api = ns.api::<Incident>();
-    eventually("the failed notification in the timeline", Duration::from_secs(40), || {
-        let api = api.clone();
-        async move {
-            let st = api.get("checkout-down").await.map_err(|e| e.to_string())?.status.unwrap_or_default();
-            let text = timeline_text(&st);
-            if text.contains("NotificationFailed") && text.contains("receiver broken failed after 3 attempts") {
-                Ok(())
-            } else {
-                Err(text)
+    eventually(
+        "the failed notification in the timeline",
+        Duration::from_secs(40),
+        || {
+            let api = api.clone();
+            async move {
+                let st = api
+                    .get("checkout-down")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .status
+                    .unwrap_or_default();
+                let text = timeline_text(&st);
+                if text.contains("NotificationFailed") && text.contains("receiver broken failed after 3 attempts") {
+                    Ok(())
+                } else {
+                    Err(text)
+                }
             }
-        }
-    })
+        },
+    )
     .await;
 
     // Minor goes to the digest, never a page.
@@ -333,17 +415,25 @@ async fn alerts_notifications_are_routed_by_severity() {
             let digested = seen
                 .iter()
                 .any(|(p, b, _)| p == "/webhook" && b["notification"] == "digest" && about(b, "search-slow"));
-            if digested { Ok(()) } else { Err(format!("{} requests", seen.len())) }
+            if digested {
+                Ok(())
+            } else {
+                Err(format!("{} requests", seen.len()))
+            }
         }
     })
     .await;
     let seen = seen.lock().unwrap();
     assert!(
-        !seen.iter().any(|(p, b, _)| p == "/pagerduty" && about(b, "search-slow")),
+        !seen
+            .iter()
+            .any(|(p, b, _)| p == "/pagerduty" && about(b, "search-slow")),
         "a Minor incident paged"
     );
     assert!(
-        !seen.iter().any(|(p, b, _)| p == "/webhook" && b["notification"] != "digest" && about(b, "search-slow")),
+        !seen
+            .iter()
+            .any(|(p, b, _)| p == "/webhook" && b["notification"] != "digest" && about(b, "search-slow")),
         "a Minor incident notified outside the digest"
     );
 }

@@ -51,12 +51,21 @@ async fn detection_a_crash_looping_rollout_is_rolled_back_with_nobody_touching_a
     // The healthy rollback opens nothing more.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let all = ns.api::<Incident>().list(&Default::default()).await.unwrap();
-    assert_eq!(all.items.len(), 1, "one incident: {:?}", all.items.iter().map(|i| i.metadata.name.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        all.items.len(),
+        1,
+        "one incident: {:?}",
+        all.items.iter().map(|i| i.metadata.name.clone()).collect::<Vec<_>>()
+    );
 }
 
 async fn patch_template(ns: &TestNamespace, name: &str, patch: serde_json::Value) {
     ns.api::<Deployment>()
-        .patch(name, &PatchParams::default(), &Patch::Strategic(json!({"spec": {"template": patch}})))
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": patch}})),
+        )
         .await
         .expect("rollout patched");
 }
@@ -70,7 +79,12 @@ async fn detection_healthy_and_slow_but_in_time_rollouts_open_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // A healthy rollout.
-    patch_template(&ns, "checkout", json!({"spec": {"containers": [{"name": "app", "image": "shop/checkout:v2"}]}})).await;
+    patch_template(
+        &ns,
+        "checkout",
+        json!({"spec": {"containers": [{"name": "app", "image": "shop/checkout:v2"}]}}),
+    )
+    .await;
     wait_available(&ns, "checkout", 2, "shop/checkout:v2").await;
 
     // A slow one: its pods are not Ready for a while (less than unavailableFor), then fixed.
