@@ -390,8 +390,8 @@ pub async fn wait_ready(port: u16) {
     .await;
 }
 
-/// The operator binary: `DONTPANIC_BIN` when set (a private copy, safe from other checkouts
+/// The operator binary: `DONTPANIC_OPERATOR_BIN` when set (a private copy, safe from other checkouts
 /// building into a shared target directory), else the one cargo built for these tests.
 pub fn operator_binary() -> String {
-    std::env::var("DONTPANIC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").to_string())
+    std::env::var("DONTPANIC_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").to_string())
 }
