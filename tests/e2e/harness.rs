@@ -395,3 +395,64 @@ pub async fn wait_ready(port: u16) {
 pub fn operator_binary() -> String {
     std::env::var("DONTPANIC_OPERATOR_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dontpanic").to_string())
 }
+
+/// Adds the fields this checkout's CRDs define to the testbed's CRDs when they lack them.
+/// The testbed is shared by several checkouts, each with its own additions: this merges
+/// (union of schema properties, recursively) and never removes what another one added.
+pub async fn ensure_crd_fields() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    fn merge(live: &mut serde_json::Value, ours: &serde_json::Value) -> bool {
+        let (Some(live), Some(ours)) = (live.as_object_mut(), ours.as_object()) else {
+            return false;
+        };
+        let mut changed = false;
+        for (key, value) in ours {
+            match live.get_mut(key) {
+                Some(existing) => changed |= merge(existing, value),
+                None => {
+                    live.insert(key.clone(), value.clone());
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+    let api = Api::<CustomResourceDefinition>::all(admin_client().await);
+    for file in ["incidents.dontpanic.dev.yaml", "playbooks.dontpanic.dev.yaml"] {
+        let text = std::fs::read_to_string(repo().join("crds").join(file)).expect("crds/ is readable");
+        let ours: serde_json::Value = serde_yaml::from_str(&text).expect("a CRD");
+        let name = ours["metadata"]["name"].as_str().unwrap().to_string();
+        for _ in 0..5 {
+            let live = api.get(&name).await.expect("the CRD is installed");
+            let mut value = serde_json::to_value(&live).unwrap();
+            let mut changed = false;
+            let versions = value["spec"]["versions"].as_array_mut().unwrap();
+            for version in versions.iter_mut() {
+                let ours_version = ours["spec"]["versions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["name"] == version["name"]);
+                if let Some(o) = ours_version {
+                    changed |= merge(
+                        &mut version["schema"]["openAPIV3Schema"],
+                        &o["schema"]["openAPIV3Schema"],
+                    );
+                }
+            }
+            if !changed {
+                break;
+            }
+            let updated: CustomResourceDefinition = serde_json::from_value(value).unwrap();
+            match api.replace(&name, &PostParams::default(), &updated).await {
+                Ok(_) => {
+                    // Let the API server pick the new schema up.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    break;
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(e) => panic!("updating CRD {name}: {e}"),
+            }
+        }
+    }
+}
