@@ -153,6 +153,7 @@ async fn post(port: u16, token: Option<&str>, body: impl Into<reqwest::Body>) ->
 async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
     ensure_crd_fields().await;
     let ns = TestNamespace::new("dp-badhook").await;
+    grant_secret_read(&ns).await;
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "webhook-token"}, "stringData": {"token": "s3cret"}}))
             .unwrap();
@@ -278,6 +279,7 @@ async fn sink() -> (u16, Seen) {
 async fn alerts_notifications_are_routed_by_severity() {
     ensure_crd_fields().await;
     let ns = TestNamespace::new("dp-notify").await;
+    grant_secret_read(&ns).await;
     let (port, seen) = sink().await;
     let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "hooks"}, "stringData": {
         "webhook": format!("http://127.0.0.1:{port}/webhook"),

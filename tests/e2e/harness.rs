@@ -456,3 +456,32 @@ pub async fn ensure_crd_fields() {
         }
     }
 }
+
+/// Lets the operator's ServiceAccount read Secrets in the test's namespace, as a team does
+/// for its notification receivers (the chart grants this only where told to).
+pub async fn grant_secret_read(ns: &TestNamespace) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let sa = std::env::var("DONTPANIC_SERVICE_ACCOUNT")
+        .unwrap_or_else(|_| "system:serviceaccount:dontpanic-system:dontpanic".into());
+    let sa_name = sa.rsplit(':').next().unwrap().to_string();
+    let sa_namespace = sa.split(':').nth(2).unwrap().to_string();
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "dontpanic-secrets-read"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    }))
+    .unwrap();
+    ns.api::<Role>()
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role created");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "dontpanic-secrets-read"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dontpanic-secrets-read"},
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}]
+    }))
+    .unwrap();
+    ns.api::<RoleBinding>()
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("role binding created");
+}
