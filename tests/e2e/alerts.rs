@@ -30,7 +30,7 @@ const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kub
 #[tokio::test]
 async fn alerts_a_real_alertmanager_alert_opens_dedupes_and_resolves_an_incident() {
     let _port = webhook_port_lock().lock().await;
-    ensure_crd_fields().await;
+    let _crds = keep_crd_fields().await;
     let ns = TestNamespace::new("dp-alerts").await;
     create_app(&ns, "checkout", 1).await;
     apply_yaml(
@@ -257,7 +257,7 @@ async fn post(port: u16, token: Option<&str>, body: impl Into<reqwest::Body>) ->
 
 #[tokio::test]
 async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
-    ensure_crd_fields().await;
+    let _crds = keep_crd_fields().await;
     let ns = TestNamespace::new("dp-badhook").await;
     grant_secret_read(&ns).await;
     let secret: Secret =
@@ -383,7 +383,7 @@ async fn sink() -> (u16, Seen) {
 
 #[tokio::test]
 async fn alerts_notifications_are_routed_by_severity() {
-    ensure_crd_fields().await;
+    let _crds = keep_crd_fields().await;
     let ns = TestNamespace::new("dp-notify").await;
     grant_secret_read(&ns).await;
     let (port, seen) = sink().await;

@@ -16,7 +16,7 @@ fn detecting_playbook(unavailable_for: &str) -> String {
 
 #[tokio::test]
 async fn detection_a_crash_looping_rollout_is_rolled_back_with_nobody_touching_anything() {
-    ensure_crd_fields().await;
+    let _crds = keep_crd_fields().await;
     let ns = TestNamespace::new("dp-detect").await;
     create_app(&ns, "checkout", 3).await;
     apply_yaml(&ns.api::<Playbook>(), &detecting_playbook("20s")).await;
@@ -73,7 +73,7 @@ async fn patch_template(ns: &TestNamespace, name: &str, patch: serde_json::Value
 
 #[tokio::test]
 async fn detection_healthy_and_slow_but_in_time_rollouts_open_nothing() {
-    ensure_crd_fields().await;
+    let _crds = keep_crd_fields().await;
     let ns = TestNamespace::new("dp-nofalse").await;
     create_app(&ns, "checkout", 2).await;
     apply_yaml(&ns.api::<Playbook>(), &detecting_playbook("15s")).await;
