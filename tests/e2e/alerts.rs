@@ -173,17 +173,7 @@ impl PrivateAlertmanager {
             .spawn()
             .expect("prometheus-alertmanager runs");
         let url = format!("http://127.0.0.1:{port}");
-        let ready = format!("{url}/-/ready");
-        eventually("the private Alertmanager to be ready", Duration::from_secs(30), || {
-            let ready = ready.clone();
-            async move {
-                match reqwest::get(&ready).await {
-                    Ok(r) if r.status().is_success() => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            }
-        })
-        .await;
+        wait_ok("the private Alertmanager to be ready", &format!("{url}/-/ready")).await;
         let relay = tokio::spawn(relay(env("PROMETHEUS_URL"), url.clone(), namespace.to_string()));
         PrivateAlertmanager {
             child,

@@ -376,8 +376,13 @@ pub fn free_port() -> u16 {
 
 /// Waits until the operator's HTTP server on `port` answers /readyz with 200.
 pub async fn wait_ready(port: u16) {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    eventually("the operator to be ready", Duration::from_secs(30), || {
+    wait_ok("the operator to be ready", &format!("http://127.0.0.1:{port}/readyz")).await;
+}
+
+/// Waits until GET `url` answers with a success status.
+pub async fn wait_ok(what: &str, url: &str) {
+    let url = url.to_string();
+    eventually(what, Duration::from_secs(30), || {
         let url = url.clone();
         async move {
             match reqwest::get(&url).await {
