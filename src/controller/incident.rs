@@ -211,17 +211,8 @@ async fn dereference(
         incident.spec.severity,
         &mut observed.rule_errors,
     );
-    // The alert's severity is a floor: triage may find it worse, never milder.
     if let Some(alert) = &incident.spec.alert {
-        if let Some(floor) = alert.severity {
-            if verdict.decided_by != "human" && floor > verdict.severity {
-                verdict.reason = format!(
-                    "alert {} says {floor} (triage alone found {}: {})",
-                    alert.name, verdict.severity, verdict.reason
-                );
-                verdict.severity = floor;
-            }
-        }
+        triage::alert_floor(&mut verdict, alert);
     }
     observed.observation = observation;
     observed.signals = Some(signals);
