@@ -89,7 +89,7 @@ pub enum ReportFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address of the HTTP server (/healthz, /readyz, /metrics).
+    /// Address of the HTTP server (/healthz, /readyz, /metrics, /webhooks/alertmanager).
     #[arg(long, env = "DONTPANIC_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
     /// Watch only this namespace.
@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// Time from resolution until the post-incident review is due, e.g. 48h.
     #[arg(long, env = "DONTPANIC_REVIEW_PERIOD", default_value = "48h", value_parser = crate::duration::parse_duration)]
     pub review_period: std::time::Duration,
+    /// Require this bearer token on `POST /webhooks/alertmanager`, read from a Secret as
+    /// `namespace/name:key` (re-read every minute and when a request does not match).
+    #[arg(long, env = "DONTPANIC_WEBHOOK_TOKEN_SECRET")]
+    pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,

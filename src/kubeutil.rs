@@ -2,6 +2,8 @@
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::api::Api;
+use kube::Client;
 
 /// The annotation the Deployment controller numbers revisions with.
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
@@ -138,4 +140,18 @@ pub fn template_build(template: &k8s_openapi::api::core::v1::PodTemplateSpec) ->
         let last = image.rsplit('/').next()?;
         last.split_once(':').map(|(_, tag)| tag.to_string())
     })
+}
+
+/// An Api over one namespace, or over all when `namespace` is None.
+pub fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }

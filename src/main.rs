@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
                 exit_after_intent: args.exit_after_intent,
                 exit_at_phase: args.exit_at_phase,
                 review_period: args.review_period,
+                webhook_token_secret: args.webhook_token_secret,
             };
             if let Err(e) = dontpanic::run::run(client, metrics, settings, leader, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");

@@ -3,9 +3,11 @@
 use crate::api::{Incident, Playbook};
 use crate::controller::{self, Context, Settings};
 use crate::http::{router, HttpState};
+use crate::kubeutil::api_for;
 use crate::metrics::Metrics;
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
+use kube::runtime::reflector::Store;
 use kube::runtime::utils::{predicates, Predicate, WatchStreamExt};
 use kube::runtime::{reflector, watcher, Controller};
 use kube::Client;
@@ -27,19 +29,6 @@ pub async fn ensure_crds(client: &Client, namespace: Option<&str>) -> anyhow::Re
              or install the Helm chart:  helm install dontpanic charts/dontpanic"
         ),
         Err(e) => Err(anyhow::anyhow!("cannot list Incidents: {e}")),
-    }
-}
-
-fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
     }
 }
 
@@ -67,13 +56,49 @@ pub async fn run(
         ready: Default::default(),
         metrics: metrics.clone(),
     });
+    let namespace = settings.namespace.clone();
+
+    // Every replica, leader or standby, reads Playbooks: the webhook maps alerts with them.
+    let (playbooks, playbooks_writer) = reflector::store::<Playbook>();
+    let playbooks_api: Api<Playbook> = api_for(&client, namespace.as_deref());
+    tokio::spawn(
+        reflector(playbooks_writer, watcher(playbooks_api, watcher::Config::default()))
+            .default_backoff()
+            .applied_objects()
+            .for_each(|_| async {}),
+    );
+    let token = settings
+        .webhook_token_secret
+        .clone()
+        .map(|r| Arc::new(crate::webhook::token::Token::new(client.clone(), r)));
+    if let Some(token) = token.clone() {
+        token.refresh().await;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::webhook::token::REFRESH).await;
+                token.refresh().await;
+            }
+        });
+    }
+    let webhook = crate::webhook::router(Arc::new(crate::webhook::WebhookState {
+        client: client.clone(),
+        playbooks: playbooks.clone(),
+        namespace: namespace.clone(),
+        token,
+    }));
     let listener = tokio::net::TcpListener::bind(http_addr).await?;
-    tracing::info!(http_addr = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
-    let server = axum::serve(listener, router(http_state.clone()));
+    tracing::info!(
+        http_addr = %listener.local_addr()?,
+        "serving /healthz, /readyz, /metrics and {}",
+        crate::webhook::PATH
+    );
+    let server = axum::serve(listener, router(http_state.clone()).merge(webhook));
+
     let controllers = async {
         if let Some(lease) = leader {
             let mut leading = crate::leader::spawn(client.clone(), lease);
-            // A standby serves its HTTP endpoints; it is ready once it knows it is standing by.
+            // A standby serves its HTTP endpoints (alerts included); it is ready once it knows
+            // it is standing by.
             http_state.ready.store(true, Ordering::Relaxed);
             while !*leading.borrow() {
                 if leading.changed().await.is_err() {
@@ -82,7 +107,7 @@ pub async fn run(
             }
             http_state.ready.store(false, Ordering::Relaxed);
         }
-        run_controllers(client.clone(), metrics.clone(), settings, http_state.clone()).await;
+        run_controllers(client.clone(), metrics.clone(), settings, http_state.clone(), playbooks).await;
     };
     tokio::select! {
         _ = controllers => tracing::info!("controllers stopped"),
@@ -91,11 +116,16 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs the Incident and Playbook controllers until shutdown.
-async fn run_controllers(client: Client, metrics: Arc<Metrics>, settings: Settings, http_state: Arc<HttpState>) {
+/// Runs the Incident, Playbook and detection controllers until shutdown. Only the leader does.
+async fn run_controllers(
+    client: Client,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+    http_state: Arc<HttpState>,
+    playbooks: Store<Playbook>,
+) {
     let namespace = settings.namespace.clone();
     let incidents_api: Api<Incident> = api_for(&client, namespace.as_deref());
-    let playbooks_api: Api<Playbook> = api_for(&client, namespace.as_deref());
     let (reader, writer) = reflector::store::<Incident>();
     // Status writes do not trigger reconciles: only spec (generation) and annotation changes
     // do, and the lifecycle requeues itself. This keeps the operator from reacting to itself.
@@ -106,9 +136,25 @@ async fn run_controllers(client: Client, metrics: Arc<Metrics>, settings: Settin
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
-    let ctx = Arc::new(Context::new(client.clone(), metrics.clone(), settings, reader.clone()));
-
+    let (notifier, retriggered) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        metrics.clone(),
+        settings,
+        reader.clone(),
+        notifier,
+    ));
+    let detection = crate::detection::controller::run(
+        Arc::new(crate::detection::controller::DetectionContext {
+            client: client.clone(),
+            playbooks: playbooks.clone(),
+            incidents: reader.clone(),
+            metrics: metrics.clone(),
+        }),
+        namespace.clone(),
+    );
     let incident_controller = Controller::for_stream(trigger, reader.clone())
+        .reconcile_on(retriggered)
         .shutdown_on_signal()
         .run(
             controller::incident::reconcile,
@@ -116,14 +162,17 @@ async fn run_controllers(client: Client, metrics: Arc<Metrics>, settings: Settin
             ctx.clone(),
         )
         .for_each(|_| async {});
-    let playbook_controller = Controller::new(playbooks_api, watcher::Config::default())
-        .shutdown_on_signal()
-        .run(
-            controller::playbook::reconcile,
-            controller::playbook::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
+    let playbook_controller = Controller::new(
+        api_for::<Playbook>(&client, namespace.as_deref()),
+        watcher::Config::default(),
+    )
+    .shutdown_on_signal()
+    .run(
+        controller::playbook::reconcile,
+        controller::playbook::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|_| async {});
     let readiness = {
         let reader = reader.clone();
         let state = http_state.clone();
@@ -134,5 +183,5 @@ async fn run_controllers(client: Client, metrics: Arc<Metrics>, settings: Settin
             }
         }
     };
-    futures::future::join3(incident_controller, playbook_controller, readiness).await;
+    futures::future::join4(incident_controller, playbook_controller, detection, readiness).await;
 }

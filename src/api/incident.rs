@@ -51,6 +51,34 @@ pub struct IncidentSpec {
     /// Incident. Makes detection latency visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<DateTime<Utc>>,
+    /// The Alertmanager alert that opened this Incident. Its severity is a floor for triage:
+    /// triage may find it worse, never milder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertRef>,
+}
+
+/// The label carrying the fingerprint of the alert that opened an Incident.
+pub const ALERT_FINGERPRINT_LABEL: &str = "dontpanic.dev/alert-fingerprint";
+/// Set by the webhook when the alert resolves: the alert's end time (RFC 3339).
+pub const ALERT_RESOLVED_ANNOTATION: &str = "dontpanic.dev/alert-resolved-at";
+/// Set by rollout detection when the target fails again while this Incident is open: JSON
+/// `{"key", "time", "message"}`; the Incident controller records each new key once.
+pub const DETECTED_AGAIN_ANNOTATION: &str = "dontpanic.dev/detected-again";
+
+/// An Alertmanager alert, as recorded on the Incident it opened.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRef {
+    /// The `alertname` label.
+    pub name: String,
+    pub fingerprint: String,
+    /// The severity mapped from the alert's labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The failing object. Kubernetes targets live in the Incident's namespace.
@@ -406,6 +434,26 @@ pub struct StepStatus {
     /// change a mitigation under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<StepSpec>,
+}
+
+impl StepStatus {
+    /// A step planned but not started.
+    pub fn pending(name: String, action: String, spec: Option<StepSpec>) -> StepStatus {
+        StepStatus {
+            name,
+            action,
+            state: StepState::Pending,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            message: None,
+            dry_run: false,
+            intent: None,
+            retry_after: None,
+            reverted: false,
+            spec,
+        }
+    }
 }
 
 /// A change made (or intended) by an action, in terms a post-mortem needs.

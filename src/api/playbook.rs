@@ -43,6 +43,108 @@ pub struct PlaybookSpec {
     /// The on-call responder for Incidents handled by this Playbook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responder: Option<String>,
+    /// How Alertmanager alerts map to targets and severities for targets this Playbook selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertsSpec>,
+    /// Who hears about Incidents handled by this Playbook, by severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifySpec>,
+}
+
+/// Maps Alertmanager alert labels to a target and a severity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertsSpec {
+    /// Which alert labels name the target. Defaults: `namespace`, `deployment`, `statefulset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_labels: Option<TargetLabels>,
+    /// Which alert label carries the severity; `severity` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_label: Option<String>,
+    /// Severity label values mapped to severities, on top of the defaults
+    /// (critical/page → Critical, error/major → Major, warning → Medium, info → Minor).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub severity_map: BTreeMap<String, Severity>,
+}
+
+/// Names of the alert labels that identify a target.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetLabels {
+    /// The label holding the namespace; `namespace` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The label holding a Deployment name; `deployment` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// The label holding a StatefulSet name; `statefulset` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statefulset: Option<String>,
+}
+
+/// Notification receivers and how severities route to them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifySpec {
+    /// Where notifications can go.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receivers: Vec<ReceiverSpec>,
+    /// Severity → receivers. When empty the runbook defaults apply: Critical and Major go to
+    /// every receiver at once, Medium to the non-paging receivers at once, Minor to the digest
+    /// of the non-paging receivers. Minor never pages, whatever the routes say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteSpec>,
+    /// How often the digest of Minor notifications is sent, e.g. "10m"; 10m when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("digestInterval must be a duration such as 10m"))]
+    #[schemars(length(max = 32))]
+    pub digest_interval: Option<String>,
+}
+
+/// One notification receiver. URLs and keys come only from Secrets in the Playbook's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiverSpec {
+    pub name: String,
+    /// webhook (generic JSON), slack (incoming webhook) or pagerduty (Events API v2).
+    #[serde(rename = "type")]
+    pub type_: ReceiverType,
+    /// The URL to post to. Required for webhook and slack; for pagerduty it overrides the
+    /// Events API endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<SecretKeyRef>,
+    /// pagerduty: the integration (routing) key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<SecretKeyRef>,
+}
+
+/// The kinds of receivers.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceiverType {
+    #[default]
+    Webhook,
+    Slack,
+    Pagerduty,
+}
+
+/// A key of a Secret in the Playbook's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+pub struct SecretKeyRef {
+    pub name: String,
+    pub key: String,
+}
+
+/// Routes the listed severities to the listed receivers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    pub severities: Vec<Severity>,
+    /// Receiver names.
+    pub receivers: Vec<String>,
+    /// Collect into the digest instead of sending at once.
+    #[serde(default)]
+    pub digest: bool,
 }
 
 /// Selects targets by kind and labels.

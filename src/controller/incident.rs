@@ -47,7 +47,11 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
     let phase = incident.status.as_ref().and_then(|s| s.phase);
     let generation_seen = incident.status.as_ref().and_then(|s| s.observed_generation) == incident.metadata.generation;
-    if phase.is_some_and(Phase::is_closed) && generation_seen {
+    let news = incident
+        .status
+        .as_ref()
+        .is_some_and(|st| lifecycle::sources::pending(incident, st));
+    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_failures(incident) {
         return Ok(Action::await_change());
     }
     let observed = dereference(incident, ctx, &namespace, phase).await?;
@@ -69,6 +73,12 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         action_requires_approval: &requires_approval,
         now,
     });
+    if status.phase.is_some() && incident.status.is_some() {
+        lifecycle::sources::apply(incident, &mut status, now);
+    }
+    for failure in ctx.notifier.take_failures(incident) {
+        crate::timeline::record(&mut status, now, "NotificationFailed", failure);
+    }
     for error in &observed.rule_errors {
         if !crate::timeline::last_says(&status, "RuleError", error) {
             crate::timeline::record(&mut status, now, "RuleError", error.clone());
@@ -173,7 +183,7 @@ impl StatusWriter<'_> {
                 publish(&self.ctx.recorder, self.incident, false, "PostmortemDue", text).await;
             }
         }
-        crate::notify::deliver(self.incident, &notes).await;
+        self.ctx.notifier.deliver(self.incident, status, &notes);
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
         Ok(())
@@ -225,12 +235,15 @@ async fn dereference(
         PlaybookLookup::Missing(_) => Default::default(),
     };
     read_playbook_signals(ctx, &rules.signals, &mut signals, &mut observed.rule_errors).await;
-    let verdict = triage::classify(
+    let mut verdict = triage::classify(
         &signals,
         &rules.rules,
         incident.spec.severity,
         &mut observed.rule_errors,
     );
+    if let Some(alert) = &incident.spec.alert {
+        triage::alert_floor(&mut verdict, alert);
+    }
     observed.observation = observation;
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);

@@ -8,6 +8,7 @@ pub use status::FIELD_MANAGER;
 
 use crate::api::Incident;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::Client;
@@ -28,6 +29,8 @@ pub struct Settings {
     pub exit_at_phase: Option<crate::api::Phase>,
     /// Time from resolution until the post-incident review is due.
     pub review_period: std::time::Duration,
+    /// The Secret key holding the Alertmanager webhook's bearer token.
+    pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             exit_after_intent: false,
             exit_at_phase: None,
             review_period: crate::lifecycle::DEFAULT_REVIEW_PERIOD,
+            webhook_token_secret: None,
         }
     }
 }
@@ -55,10 +59,18 @@ pub struct Context {
     pub incidents: Store<Incident>,
     /// AWS clients, built when an AWS target or action first needs them.
     pub aws: crate::aws::Aws,
+    /// Delivers notifications in the background and hands failures back.
+    pub notifier: Notifier,
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings, incidents: Store<Incident>) -> Context {
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+        incidents: Store<Incident>,
+        notifier: Notifier,
+    ) -> Context {
         let reporter = Reporter {
             controller: "dontpanic".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -75,6 +87,7 @@ impl Context {
             settings,
             http,
             incidents,
+            notifier,
         }
     }
 }

@@ -232,20 +232,7 @@ pub fn decide(inp: &Inputs) -> Decision {
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| StepStatus {
-                    name: step_name(s, i),
-                    action: s.action.clone(),
-                    state: StepState::Pending,
-                    attempts: 0,
-                    started_at: None,
-                    finished_at: None,
-                    message: None,
-                    dry_run: false,
-                    intent: None,
-                    retry_after: None,
-                    reverted: false,
-                    spec: Some(s.clone()),
-                })
+                .map(|(i, s)| StepStatus::pending(step_name(s, i), s.action.clone(), Some(s.clone())))
                 .collect();
             let names: Vec<String> = st.steps.iter().map(|s| format!("{} ({})", s.name, s.action)).collect();
             set_phase(

@@ -6,6 +6,7 @@
 
 mod decide;
 mod safety;
+pub mod sources;
 mod steps;
 mod validating;
 

@@ -8,7 +8,7 @@ mod workload;
 
 pub use impact::impact;
 pub use observe::{observe_workload, WorkloadObservation};
-pub use rules::{classify, default_verdict, Verdict};
+pub use rules::{alert_floor, classify, default_verdict, Verdict};
 pub use signals::Signals;
 pub use workload::workload_signals;
 

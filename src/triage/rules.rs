@@ -1,7 +1,7 @@
 //! Severity rules: the runbook's defaults, Playbook overrides, and the human override.
 
 use super::signals::Signals;
-use crate::api::{Severity, TriageRule};
+use crate::api::{AlertRef, Severity, TriageRule};
 use crate::expr;
 
 /// A triage outcome with the reason a person would give.
@@ -134,4 +134,19 @@ pub fn default_verdict(s: &Signals) -> Verdict {
         return verdict(Severity::Minor, format!("{} recent warning event(s)", s.warning_events));
     }
     verdict(Severity::Minor, "no visible effect on the target".to_string())
+}
+
+/// The severity of the alert that opened an Incident is a floor: triage may find it worse,
+/// never milder. A human override still wins.
+pub fn alert_floor(verdict: &mut Verdict, alert: &AlertRef) {
+    let Some(floor) = alert.severity else {
+        return;
+    };
+    if verdict.decided_by != "human" && floor > verdict.severity {
+        verdict.reason = format!(
+            "alert {} says {floor} (triage alone found {}: {})",
+            alert.name, verdict.severity, verdict.reason
+        );
+        verdict.severity = floor;
+    }
 }

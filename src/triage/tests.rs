@@ -129,3 +129,44 @@ fn impact_says_how_bad_with_numbers() {
     assert_eq!(impact.unavailable_replicas, Some(3));
     assert_eq!(impact.ready_endpoints, Some(0));
 }
+
+#[test]
+fn an_alerts_severity_is_a_floor_that_only_a_human_overrides() {
+    use super::{alert_floor, Verdict};
+    use crate::api::AlertRef;
+    let alert = AlertRef {
+        name: "DemoHighErrorRatio".into(),
+        fingerprint: "1".into(),
+        severity: Some(Severity::Critical),
+        starts_at: None,
+        labels: Default::default(),
+    };
+    let mut mild = Verdict {
+        severity: Severity::Minor,
+        reason: "all replicas available".into(),
+        decided_by: "default",
+    };
+    alert_floor(&mut mild, &alert);
+    assert_eq!(mild.severity, Severity::Critical);
+    assert!(mild
+        .reason
+        .contains("alert DemoHighErrorRatio says Critical (triage alone found Minor"));
+    let mut human = Verdict {
+        severity: Severity::Minor,
+        reason: "set by a human".into(),
+        decided_by: "human",
+    };
+    alert_floor(&mut human, &alert);
+    assert_eq!(human.severity, Severity::Minor);
+    let minor_alert = AlertRef {
+        severity: Some(Severity::Minor),
+        ..alert
+    };
+    let mut worse = Verdict {
+        severity: Severity::Major,
+        reason: "half down".into(),
+        decided_by: "default",
+    };
+    alert_floor(&mut worse, &minor_alert);
+    assert_eq!(worse.severity, Severity::Major, "triage may find it worse");
+}

@@ -9,30 +9,9 @@ use dontpanic::aws::names::{restored_db_identifier, INCIDENT_TAG};
 use dontpanic::aws::{Aws, AwsClients};
 use dontpanic::mitigation::{ActionContext, MitigationAction, Outcome, RelaunchEc2FromAmi};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Patch, PatchParams};
 use kube::ResourceExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Installs this checkout's CRDs: the testbed is shared, and a CRD without the `ec2`/`rds` step
-/// parameters would silently prune them from the test's Playbooks.
-async fn ensure_crds() {
-    let client = admin_client().await;
-    let api = kube::Api::<CustomResourceDefinition>::all(client);
-    for file in ["incidents.dontpanic.dev.yaml", "playbooks.dontpanic.dev.yaml"] {
-        let text = std::fs::read_to_string(repo().join("crds").join(file)).expect("CRD file reads");
-        let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("CRD parses");
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(
-            &name,
-            &PatchParams::apply("dontpanic-aws-crds").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("CRD applied");
-    }
-}
 
 async fn clients() -> &'static AwsClients {
     static AWS: std::sync::OnceLock<Aws> = std::sync::OnceLock::new();
@@ -143,7 +122,6 @@ async fn uid_of(ns: &TestNamespace, name: &str) -> String {
 
 #[tokio::test]
 async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_across_a_restart() {
-    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2").await;
     let c = clients().await;
     let base = base_image(c).await;
@@ -287,7 +265,6 @@ async fn apply_again(ns: &TestNamespace, incident: &Incident, st: &IncidentStatu
 
 #[tokio::test]
 async fn create_image_first_launches_from_an_image_of_the_failing_instance_and_stops_it() {
-    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2img").await;
     let c = clients().await;
     let base = base_image(c).await;
@@ -328,7 +305,6 @@ async fn create_image_first_launches_from_an_image_of_the_failing_instance_and_s
 
 #[tokio::test]
 async fn a_dry_run_relaunch_uses_the_ec2_dry_run_flag_and_launches_nothing() {
-    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2dry").await;
     let c = clients().await;
     let base = base_image(c).await;
@@ -400,7 +376,6 @@ async fn rds_setup_in_mode(
     step: &str,
     mode: &str,
 ) -> (TestNamespace, String, Operator) {
-    ensure_crds().await;
     let ns = TestNamespace::new(ns_prefix).await;
     let db = format!("{db_prefix}-{}", ns.name);
     create_db(clients().await, &db).await;
@@ -592,7 +567,6 @@ async fn a_dry_run_restore_records_the_request_and_restores_nothing() {
 
 #[tokio::test]
 async fn an_unknown_instance_fails_the_step_with_the_aws_error_code_and_escalates() {
-    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2err").await;
     apply_yaml(&ns.api::<Playbook>(), &ec2_playbook("{oldInstance: keep}", "auto")).await;
     let _op = Operator::start(&ns.name, &[]);
@@ -606,7 +580,6 @@ async fn an_unknown_instance_fails_the_step_with_the_aws_error_code_and_escalate
 
 #[tokio::test]
 async fn a_tag_selector_must_match_exactly_one_instance() {
-    ensure_crds().await;
     let ns = TestNamespace::new("dp-ec2tags").await;
     let c = clients().await;
     let base = base_image(c).await;

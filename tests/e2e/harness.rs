@@ -148,11 +148,13 @@ impl Operator {
             "run".into(),
             "--namespace".into(),
             self.namespace.clone(),
-            "--http-addr".into(),
-            "127.0.0.1:0".into(),
             "--prometheus-url".into(),
             env("PROMETHEUS_URL"),
         ];
+        let own_addr = self.extra.iter().any(|a| a == "--http-addr") || more.contains(&"--http-addr");
+        if !own_addr {
+            args.extend(["--http-addr".to_string(), "127.0.0.1:0".to_string()]);
+        }
         args.extend(self.extra.iter().cloned());
         args.extend(more.iter().map(|s| s.to_string()));
         let child = Command::new(operator_bin())
@@ -383,4 +385,63 @@ pub fn timeline_text(status: &IncidentStatus) -> String {
         .map(|e| format!("{} {}: {}", e.time.to_rfc3339(), e.type_, e.message))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the operator's HTTP server on `port` answers /readyz with 200.
+pub async fn wait_ready(port: u16) {
+    wait_ok("the operator to be ready", &format!("http://127.0.0.1:{port}/readyz")).await;
+}
+
+/// Waits until GET `url` answers with a success status.
+pub async fn wait_ok(what: &str, url: &str) {
+    let url = url.to_string();
+    eventually(what, Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            match reqwest::get(&url).await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+}
+
+/// Lets the operator's ServiceAccount read Secrets in the test's namespace, as a team does
+/// for its notification receivers (the chart grants this only where told to).
+pub async fn grant_secret_read(ns: &TestNamespace) {
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let sa = std::env::var("DONTPANIC_SERVICE_ACCOUNT")
+        .unwrap_or_else(|_| "system:serviceaccount:dontpanic-system:dontpanic".into());
+    let sa_name = sa.rsplit(':').next().unwrap().to_string();
+    let sa_namespace = sa.split(':').nth(2).unwrap().to_string();
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "dontpanic-secrets-read"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    }))
+    .unwrap();
+    ns.api::<Role>()
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role created");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "dontpanic-secrets-read"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dontpanic-secrets-read"},
+        "subjects": [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}]
+    }))
+    .unwrap();
+    ns.api::<RoleBinding>()
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("role binding created");
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests against the testbed: `kubectl apply` → operator → `.status`.
 
+mod alerts;
 mod aws;
+mod detection;
 mod foundation;
 mod harness;
 mod lifecycle;

@@ -1,7 +1,19 @@
-//! The notification hook: every lifecycle transition worth telling a human passes here.
+//! Notifications: every lifecycle transition worth telling a human passes here, routed by
+//! severity to the Playbook's receivers.
+//!
+//! [`notifications`] derives what to tell from a status change, [`route`] decides who hears it
+//! (pure), [`message`] builds the receivers' payloads (pure), and [`Notifier`] delivers in the
+//! background with timeouts and bounded retries, never blocking mitigation.
 
-use crate::api::{Incident, IncidentStatus, Phase};
-use kube::ResourceExt;
+mod message;
+mod notifier;
+mod route;
+
+pub use message::{body, digest_body, Message, Urgency};
+pub use notifier::Notifier;
+pub use route::{route, Delivery, DEFAULT_DIGEST_INTERVAL};
+
+use crate::api::{IncidentStatus, Phase};
 
 /// A transition a responder may need to hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,45 +71,25 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     out
 }
 
-/// Delivers notifications. Receivers (webhooks, chat, paging) plug in here; until a Playbook
-/// names one, they go to the operator's log.
-pub async fn deliver(incident: &Incident, notifications: &[Notification]) {
-    for n in notifications {
-        tracing::info!(
-            incident = %format!("{}/{}", incident.namespace().unwrap_or_default(), incident.name_any()),
-            notification = ?n,
-            "notification"
-        );
+impl Notification {
+    /// A short name for the payloads: opened, severity-changed, step-started, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notification::Opened => "opened",
+            Notification::SeverityChanged => "severity-changed",
+            Notification::StepStarted(_) => "mitigation-started",
+            Notification::StepFinished(_) => "mitigation-finished",
+            Notification::Escalated(_) => "escalated",
+            Notification::Resolved => "resolved",
+            Notification::PostmortemDue { .. } => "postmortem-due",
+        }
+    }
+
+    /// Whether this notification may page. A review reminder never wakes anyone.
+    pub fn may_page(&self) -> bool {
+        !matches!(self, Notification::PostmortemDue { .. })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::Postmortem;
-    use chrono::{TimeZone, Utc};
-
-    #[test]
-    fn resolution_tells_the_responder_when_the_review_is_due() {
-        let due_by = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
-        let old = IncidentStatus {
-            phase: Some(Phase::Validating),
-            responder: Some("team-checkout".into()),
-            ..Default::default()
-        };
-        let new = IncidentStatus {
-            phase: Some(Phase::Resolved),
-            postmortem: Some(Postmortem { due_by }),
-            ..old.clone()
-        };
-        let notes = notifications(Some(&old), &new);
-        assert!(notes.contains(&Notification::Resolved));
-        assert!(notes.contains(&Notification::PostmortemDue {
-            responder: Some("team-checkout".into()),
-            due_by
-        }));
-        assert!(!notifications(Some(&new), &new)
-            .iter()
-            .any(|n| matches!(n, Notification::PostmortemDue { .. })));
-    }
-}
+mod tests;

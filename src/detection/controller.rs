@@ -1,0 +1,197 @@
+//! The event-driven end of rollout detection: a Controller over Deployments, woken by their
+//! ReplicaSets and pods, that opens Incidents. It requeues only to re-check one Deployment's
+//! `unavailableFor` deadline.
+
+use super::{decide_open, health, incident_name, open_incident_for, Health, OpenOutcome};
+use crate::api::{
+    Incident, IncidentSource, IncidentSpec, IncidentTarget, Playbook, TargetKind, DETECTED_AGAIN_ANNOTATION,
+};
+use crate::duration::parse_duration;
+use crate::kubeutil::api_for;
+use crate::metrics::Metrics;
+use chrono::Utc;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{watcher, Controller};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The label marking Incidents opened by rollout detection.
+pub const DETECTED_BY_LABEL: &str = "dontpanic.dev/detected-by";
+
+pub struct DetectionContext {
+    pub client: Client,
+    pub playbooks: Store<Playbook>,
+    pub incidents: Store<Incident>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// The pod's Deployment, from its owning ReplicaSet's name minus the pod-template-hash.
+fn pod_to_deployment(pod: Pod) -> Option<ObjectRef<Deployment>> {
+    let namespace = pod.namespace()?;
+    let hash = pod.labels().get("pod-template-hash")?.clone();
+    let owner = pod
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "ReplicaSet" && o.controller == Some(true))?;
+    let deployment = owner.name.strip_suffix(&format!("-{hash}"))?;
+    Some(ObjectRef::new(deployment).within(&namespace))
+}
+
+/// Runs rollout detection until shutdown.
+pub async fn run(ctx: Arc<DetectionContext>, namespace: Option<String>) {
+    let ns = namespace.as_deref();
+    Controller::new(api_for::<Deployment>(&ctx.client, ns), watcher::Config::default())
+        .owns(api_for::<ReplicaSet>(&ctx.client, ns), watcher::Config::default())
+        .watches(
+            api_for::<Pod>(&ctx.client, ns),
+            watcher::Config::default(),
+            pod_to_deployment,
+        )
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}
+
+fn error_policy(deployment: Arc<Deployment>, error: &Error, _ctx: Arc<DetectionContext>) -> Action {
+    tracing::warn!(deployment = %deployment.name_any(), %error, "rollout detection failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The first Playbook (by name) in the namespace that selects the Deployment, as the
+/// Incident controller would choose it, when it asks for rollout health detection.
+fn detecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option<(String, chrono::Duration)> {
+    let namespace = deployment.namespace().unwrap_or_default();
+    let labels = deployment.labels();
+    let mut selecting: Vec<Arc<Playbook>> = ctx
+        .playbooks
+        .state()
+        .into_iter()
+        .filter(|pb| pb.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|pb| {
+            pb.spec.selector.as_ref().is_some_and(|s| {
+                (s.kinds.is_empty() || s.kinds.contains(&TargetKind::Deployment))
+                    && s.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            })
+        })
+        .collect();
+    selecting.sort_by_key(|pb| pb.name_any());
+    let pb = selecting.into_iter().next()?;
+    let rollout = pb.spec.detection.as_ref()?.rollout_health.as_ref()?;
+    let window = parse_duration(&rollout.unavailable_for).ok()?;
+    Some((pb.name_any(), chrono::Duration::from_std(window).ok()?))
+}
+
+async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> Result<Action, Error> {
+    let Some((playbook, window)) = detecting_playbook(&ctx, &deployment) else {
+        return Ok(Action::await_change());
+    };
+    let namespace = deployment.namespace().unwrap_or_default();
+    let name = deployment.name_any();
+    let selector = deployment
+        .spec
+        .as_ref()
+        .map(|s| crate::kubeutil::selector_string(&s.selector))
+        .unwrap_or_default();
+    let params = ListParams::default().labels(&selector);
+    let replica_sets = Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace)
+        .list(&params)
+        .await?
+        .items;
+    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &namespace)
+        .list(&params)
+        .await?
+        .items;
+    let now = Utc::now();
+    match health(&deployment, &replica_sets, &pods, window, now) {
+        Health::Healthy => Ok(Action::await_change()),
+        Health::Pending { recheck_at } => {
+            let wait = (recheck_at - now).to_std().unwrap_or_default() + Duration::from_millis(200);
+            Ok(Action::requeue(wait))
+        }
+        Health::Failing {
+            revision,
+            reason,
+            since,
+        } => {
+            let incidents = ctx.incidents.state();
+            let open = open_incident_for(&incidents, &namespace, TargetKind::Deployment, &name);
+            match decide_open(open, &name, revision, &reason, now) {
+                OpenOutcome::Nothing => {}
+                OpenOutcome::Create => {
+                    open_incident(&ctx, &namespace, &name, &playbook, revision, &reason, since).await?
+                }
+                OpenOutcome::AddToOpen { incident, note } => {
+                    let patch = json!({"metadata": {"annotations": {
+                        DETECTED_AGAIN_ANNOTATION: serde_json::to_string(&note).unwrap_or_default()
+                    }}});
+                    Api::<Incident>::namespaced(ctx.client.clone(), &namespace)
+                        .patch(&incident, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await?;
+                    tracing::info!(%incident, deployment = %name, %reason, "target failed again; added to the open incident");
+                }
+            }
+            Ok(Action::await_change())
+        }
+    }
+}
+
+async fn open_incident(
+    ctx: &DetectionContext,
+    namespace: &str,
+    deployment: &str,
+    playbook: &str,
+    revision: i64,
+    reason: &str,
+    since: chrono::DateTime<Utc>,
+) -> Result<(), Error> {
+    let incident_name = incident_name(deployment, revision);
+    let mut incident = Incident::new(
+        &incident_name,
+        IncidentSpec {
+            summary: format!("rollout of Deployment {deployment} failed its health check: {reason}"),
+            target: IncidentTarget {
+                kind: TargetKind::Deployment,
+                name: deployment.to_string(),
+                tags: Default::default(),
+            },
+            severity: None,
+            playbook_ref: None,
+            source: IncidentSource::HealthCheck,
+            observed_at: Some(since),
+            alert: None,
+        },
+    );
+    incident
+        .labels_mut()
+        .insert(DETECTED_BY_LABEL.into(), "rollout-health".into());
+    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.create(&PostParams::default(), &incident).await {
+        Ok(_) => {
+            let latency = (Utc::now() - since).to_std().unwrap_or_default();
+            ctx.metrics.observe_detection_latency(latency);
+            tracing::info!(
+                incident = %incident_name, %deployment, %playbook, %reason,
+                latency_seconds = latency.as_secs_f64(),
+                "rollout failed its health check; incident opened"
+            );
+            Ok(())
+        }
+        // Already opened (a previous reconcile, or it was closed): nothing to add.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
