@@ -71,12 +71,15 @@ pub const DETECTED_AGAIN_ANNOTATION: &str = "dontpanic.dev/detected-again";
 pub struct AlertRef {
     /// The `alertname` label.
     pub name: String,
+    /// Alertmanager's fingerprint of the alert; the same alert sent again adds nothing.
     pub fingerprint: String,
     /// The severity mapped from the alert's labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// When the alert started firing, as Alertmanager reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<DateTime<Utc>>,
+    /// The alert's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }

@@ -105,6 +105,7 @@ pub struct NotifySpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiverSpec {
+    /// The name routes use for this receiver.
     pub name: String,
     /// webhook (generic JSON), slack (incoming webhook) or pagerduty (Events API v2).
     #[serde(rename = "type")]
@@ -131,7 +132,9 @@ pub enum ReceiverType {
 /// A key of a Secret in the Playbook's namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 pub struct SecretKeyRef {
+    /// The Secret's name.
     pub name: String,
+    /// The key within the Secret.
     pub key: String,
 }
 
@@ -139,6 +142,7 @@ pub struct SecretKeyRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteSpec {
+    /// The severities this route handles.
     pub severities: Vec<Severity>,
     /// Receiver names.
     pub receivers: Vec<String>,
