@@ -3,6 +3,7 @@
 
 use dontpanic::duration::{format_duration, parse_duration};
 use dontpanic::expr::{self, Value, Variables};
+use dontpanic::webhook::payload;
 use proptest::prelude::*;
 
 fn vars() -> Variables {
@@ -58,5 +59,31 @@ proptest! {
         let parsed = parse_duration(&text).unwrap();
         prop_assert_eq!(parsed.as_secs(), h * 3600 + m * 60 + s);
         prop_assert_eq!(parse_duration(&format_duration(parsed)).unwrap(), parsed);
+    }
+
+    #[test]
+    fn webhook_payloads_never_panic_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = payload::parse(&body);
+    }
+
+    #[test]
+    fn webhook_payloads_never_panic_on_json_shaped_text(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("{"), Just("}"), Just("["), Just("]"), Just(","), Just(":"), Just("\"version\""), Just("\"4\""),
+                Just("\"alerts\""), Just("\"status\""), Just("\"firing\""), Just("\"resolved\""), Just("\"labels\""),
+                Just("\"fingerprint\""), Just("\"startsAt\""), Just("\"2026-11-23T10:00:00Z\""), Just("null"), Just("1e999"),
+                Just("\"\\u0000\""), Just("true"),
+            ],
+            0..200,
+        )
+    ) {
+        let _ = payload::parse(parts.concat().as_bytes());
+    }
+
+    #[test]
+    fn deeply_nested_payloads_are_rejected(depth in 33usize..20000) {
+        let body = format!("{{\"version\":\"4\",\"x\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+        prop_assert!(payload::parse(body.as_bytes()).is_err());
     }
 }
