@@ -445,3 +445,27 @@ pub async fn grant_secret_read(ns: &TestNamespace) {
         .await
         .expect("role binding created");
 }
+
+/// The revision numbers of the namespace's ReplicaSets, sorted: a rollback turns [1, 2] into [2, 3].
+pub async fn revisions(ns: &TestNamespace) -> Vec<i64> {
+    let mut revs: Vec<i64> = ns
+        .api::<k8s_openapi::api::apps::v1::ReplicaSet>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|rs| dontpanic::kubeutil::revision_of(&rs.metadata))
+        .collect();
+    revs.sort();
+    revs
+}
+
+/// The usual scene: checkout v1 healthy with 3 replicas, a crash-looping v2 rolled out, and the
+/// given Playbook applied.
+pub async fn bad_release_with_playbook(ns: &TestNamespace, playbook_yaml: &str) {
+    create_app(ns, "checkout", 3).await;
+    roll_out_crashloop(ns, "checkout", "v2").await;
+    apply_yaml(&ns.api::<dontpanic::api::Playbook>(), playbook_yaml).await;
+}
+

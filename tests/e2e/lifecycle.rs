@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use dontpanic::api::{Incident, Phase, Playbook, Severity, StepState};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
@@ -22,30 +22,11 @@ pub fn incident(name: &str, target: &str) -> String {
     )
 }
 
-async fn revisions(ns: &TestNamespace) -> Vec<i64> {
-    let mut revs: Vec<i64> = ns
-        .api::<ReplicaSet>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|rs| dontpanic::kubeutil::revision_of(&rs.metadata))
-        .collect();
-    revs.sort();
-    revs
-}
 
 #[tokio::test]
 async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
     let ns = TestNamespace::new("dp-rollback").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE)).await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
@@ -100,13 +81,7 @@ async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
 #[tokio::test]
 async fn dry_run_changes_nothing_and_records_the_would_be_rollback() {
     let ns = TestNamespace::new("dp-dryrun").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("dry-run", "[{action: RollbackDeployment}]", AVAILABLE),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("dry-run", "[{action: RollbackDeployment}]", AVAILABLE)).await;
     let before = ns.api::<Deployment>().get("checkout").await.unwrap();
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
@@ -128,13 +103,7 @@ async fn dry_run_changes_nothing_and_records_the_would_be_rollback() {
 #[tokio::test]
 async fn approval_mode_waits_for_the_annotation_then_proceeds() {
     let ns = TestNamespace::new("dp-approval").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("approval", "[{action: RollbackDeployment}]", AVAILABLE),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("approval", "[{action: RollbackDeployment}]", AVAILABLE)).await;
     let _op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     let st = wait_phase(&ns, "checkout-500", Phase::AwaitingApproval, Duration::from_secs(60)).await;
@@ -164,13 +133,7 @@ async fn approval_mode_waits_for_the_annotation_then_proceeds() {
 #[tokio::test]
 async fn a_restart_right_after_the_intent_is_recorded_applies_the_rollback_once() {
     let ns = TestNamespace::new("dp-restart").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE)).await;
     let generation_before = ns
         .api::<Deployment>()
         .get("checkout")
@@ -231,13 +194,7 @@ async fn nothing_to_roll_back_to_fails_the_step_clearly_and_escalates() {
 #[tokio::test]
 async fn two_incidents_on_one_target_give_one_mitigation() {
     let ns = TestNamespace::new("dp-twoincidents").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", AVAILABLE)).await;
     let both = format!(
         "{}---\n{}",
         incident("first", "checkout"),

@@ -4,26 +4,12 @@
 use crate::harness::*;
 use crate::lifecycle::{incident, playbook};
 use dontpanic::api::{Incident, IncidentStatus, Phase, Playbook, StepState};
-use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use std::time::{Duration, Instant};
 
 const SLOW_VALIDATION: &str = "{interval: 1s, count: 4, checks: [{name: available, kubernetes: {available: true}}]}";
 
-async fn revisions(ns: &TestNamespace) -> Vec<i64> {
-    let mut revs: Vec<i64> = ns
-        .api::<ReplicaSet>()
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|rs| dontpanic::kubeutil::revision_of(&rs.metadata))
-        .collect();
-    revs.sort();
-    revs
-}
 
 /// Every entry seen before the crash is still there, in order, after recovery.
 fn assert_prefix_kept(before: &IncidentStatus, after: &IncidentStatus) {
@@ -40,13 +26,7 @@ fn assert_prefix_kept(before: &IncidentStatus, after: &IncidentStatus) {
 
 async fn crash_in_phase_then_recover(prefix: &str, phase: &str) {
     let ns = TestNamespace::new(prefix).await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
     let mut op = Operator::start(&ns.name, &["--exit-at-phase", phase]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     assert_eq!(
@@ -81,13 +61,7 @@ async fn a_crash_while_validating_resumes_without_duplicates() {
 #[ignore = "restarts the shared API server; run alone with --ignored --test-threads=1"]
 async fn an_api_server_restart_during_a_mitigation_is_survived() {
     let ns = TestNamespace::new("dp-apiserver").await;
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("approval", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("approval", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
     let op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     wait_phase(&ns, "checkout-500", Phase::AwaitingApproval, Duration::from_secs(60)).await;
@@ -128,13 +102,7 @@ async fn lease_holder(name: &str) -> Option<String> {
 async fn only_the_leader_mitigates_and_a_standby_takes_over_within_the_lease() {
     let ns = TestNamespace::new("dp-leader").await;
     let lease = format!("dontpanic-leader-{}", ns.name);
-    create_app(&ns, "checkout", 3).await;
-    roll_out_crashloop(&ns, "checkout", "v2").await;
-    apply_yaml(
-        &ns.api::<Playbook>(),
-        &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
-    )
-    .await;
+    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
     let args = ["--leader-election", "--lease-duration-seconds", "6"];
     let mut first = Operator::start(&ns.name, &args);
     let leader = eventually("a leader", Duration::from_secs(30), || {
