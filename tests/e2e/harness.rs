@@ -468,4 +468,3 @@ pub async fn bad_release_with_playbook(ns: &TestNamespace, playbook_yaml: &str) 
     roll_out_crashloop(ns, "checkout", "v2").await;
     apply_yaml(&ns.api::<dontpanic::api::Playbook>(), playbook_yaml).await;
 }
-

@@ -22,7 +22,6 @@ pub fn incident(name: &str, target: &str) -> String {
     )
 }
 
-
 #[tokio::test]
 async fn a_failing_rollout_is_triaged_rolled_back_validated_and_written_down() {
     let ns = TestNamespace::new("dp-rollback").await;

@@ -3,13 +3,12 @@
 
 use crate::harness::*;
 use crate::lifecycle::{incident, playbook};
-use dontpanic::api::{Incident, IncidentStatus, Phase, Playbook, StepState};
+use dontpanic::api::{Incident, IncidentStatus, Phase, StepState};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use std::time::{Duration, Instant};
 
 const SLOW_VALIDATION: &str = "{interval: 1s, count: 4, checks: [{name: available, kubernetes: {available: true}}]}";
-
 
 /// Every entry seen before the crash is still there, in order, after recovery.
 fn assert_prefix_kept(before: &IncidentStatus, after: &IncidentStatus) {
@@ -26,7 +25,11 @@ fn assert_prefix_kept(before: &IncidentStatus, after: &IncidentStatus) {
 
 async fn crash_in_phase_then_recover(prefix: &str, phase: &str) {
     let ns = TestNamespace::new(prefix).await;
-    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
+    bad_release_with_playbook(
+        &ns,
+        &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
+    )
+    .await;
     let mut op = Operator::start(&ns.name, &["--exit-at-phase", phase]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     assert_eq!(
@@ -61,7 +64,11 @@ async fn a_crash_while_validating_resumes_without_duplicates() {
 #[ignore = "restarts the shared API server; run alone with --ignored --test-threads=1"]
 async fn an_api_server_restart_during_a_mitigation_is_survived() {
     let ns = TestNamespace::new("dp-apiserver").await;
-    bad_release_with_playbook(&ns, &playbook("approval", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
+    bad_release_with_playbook(
+        &ns,
+        &playbook("approval", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
+    )
+    .await;
     let op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     wait_phase(&ns, "checkout-500", Phase::AwaitingApproval, Duration::from_secs(60)).await;
@@ -102,7 +109,11 @@ async fn lease_holder(name: &str) -> Option<String> {
 async fn only_the_leader_mitigates_and_a_standby_takes_over_within_the_lease() {
     let ns = TestNamespace::new("dp-leader").await;
     let lease = format!("dontpanic-leader-{}", ns.name);
-    bad_release_with_playbook(&ns, &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION)).await;
+    bad_release_with_playbook(
+        &ns,
+        &playbook("auto", "[{action: RollbackDeployment}]", SLOW_VALIDATION),
+    )
+    .await;
     let args = ["--leader-election", "--lease-duration-seconds", "6"];
     let mut first = Operator::start(&ns.name, &args);
     let leader = eventually("a leader", Duration::from_secs(30), || {
