@@ -14,9 +14,11 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, Controller};
+use kube::runtime::utils::WatchStreamExt;
+use kube::runtime::{reflector, watcher, Controller};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use std::sync::Arc;
@@ -39,7 +41,7 @@ pub enum Error {
 }
 
 /// The pod's Deployment, from its owning ReplicaSet's name minus the pod-template-hash.
-fn pod_to_deployment(pod: Pod) -> Option<ObjectRef<Deployment>> {
+fn pod_to_deployment(pod: PartialObjectMeta<Pod>) -> Option<ObjectRef<Deployment>> {
     let namespace = pod.namespace()?;
     let hash = pod.labels().get("pod-template-hash")?.clone();
     let owner = pod
@@ -50,16 +52,40 @@ fn pod_to_deployment(pod: Pod) -> Option<ObjectRef<Deployment>> {
     Some(ObjectRef::new(deployment).within(&namespace))
 }
 
-/// Runs rollout detection until shutdown.
+/// Drops what detection never reads before an object is cached: managedFields and the
+/// last-applied annotation are most of a Deployment's size.
+fn slim(deployment: &mut Deployment) {
+    deployment.managed_fields_mut().clear();
+    deployment
+        .annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/// Runs rollout detection until shutdown. Deployments are cached slimmed; ReplicaSets and pods
+/// are watched as metadata only, since they only say which Deployment to look at.
 pub async fn run(ctx: Arc<DetectionContext>, namespace: Option<String>) {
     let ns = namespace.as_deref();
-    Controller::new(api_for::<Deployment>(&ctx.client, ns), watcher::Config::default())
-        .owns(api_for::<ReplicaSet>(&ctx.client, ns), watcher::Config::default())
-        .watches(
-            api_for::<Pod>(&ctx.client, ns),
-            watcher::Config::default(),
-            pod_to_deployment,
-        )
+    let (reader, writer) = reflector::store::<Deployment>();
+    let deployments = watcher(api_for::<Deployment>(&ctx.client, ns), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .touched_objects();
+    let replica_sets = watcher(
+        api_for::<PartialObjectMeta<ReplicaSet>>(&ctx.client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let pods = watcher(
+        api_for::<PartialObjectMeta<Pod>>(&ctx.client, ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    Controller::for_stream(deployments, reader)
+        .owns_stream(replica_sets)
+        .watches_stream(pods, pod_to_deployment)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
