@@ -139,7 +139,7 @@ check "[default] POD_NAME from metadata.name" has 'fieldPath: metadata.name' <"$
 check "[default] POD_NAMESPACE env" has 'name: POD_NAMESPACE' <"$dep"
 check "[default] liveness probe /healthz" has 'path: /healthz' <"$dep"
 check "[default] readiness probe /readyz" has 'path: /readyz' <"$dep"
-check "[default] memory limit 128Mi" has '^ +memory: 128Mi$' <"$dep"
+check "[default] memory limit 192Mi (sized from docs/benchmarks.md)" has '^ +memory: 192Mi$' <"$dep"
 check "[default] PodDisruptionBudget minAvailable 1" has '^  minAvailable: 1$' < <(docs PodDisruptionBudget "$D")
 check "[default] Service http 8080" has '^      port: 8080$' < <(docs Service "$D")
 check "[default] no ServiceMonitor" test "$(count ServiceMonitor "$D")" -eq 0

@@ -24,6 +24,9 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Deployments checked at once.
+const DETECTION_CONCURRENCY: u16 = 8;
+
 /// The label marking Incidents opened by rollout detection.
 pub const DETECTED_BY_LABEL: &str = "dontpanic.dev/detected-by";
 
@@ -83,7 +86,10 @@ pub async fn run(ctx: Arc<DetectionContext>, namespace: Option<String>) {
     )
     .default_backoff()
     .touched_objects();
+    // A bounded number of Deployments at a time: at start-up every watched Deployment is
+    // looked at once, and unbounded that is one pair of list calls in flight per Deployment.
     Controller::for_stream(deployments, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(DETECTION_CONCURRENCY))
         .owns_stream(replica_sets)
         .watches_stream(pods, pod_to_deployment)
         .shutdown_on_signal()
