@@ -109,7 +109,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         Next::ResumeStep(index) => {
             let snapshot = status.clone();
             let action_ctx = action_context(ctx, incident, &observed, &snapshot, index);
-            let policy = policy(&observed.playbook);
+            let policy = observed.playbook.safety_policy();
             let intent = status.steps[index].intent.clone().unwrap_or_default();
             finish_step(
                 ctx,
@@ -230,10 +230,11 @@ async fn dereference(
         }
     };
     observed.playbook = lookup_playbook(ctx, incident, namespace, &labels).await?;
-    let rules = match &observed.playbook {
-        PlaybookLookup::Found { playbook, .. } => playbook.spec.triage.clone().unwrap_or_default(),
-        PlaybookLookup::Missing(_) => Default::default(),
-    };
+    let rules = observed
+        .playbook
+        .spec()
+        .and_then(|s| s.triage.clone())
+        .unwrap_or_default();
     read_playbook_signals(ctx, &rules.signals, &mut signals, &mut observed.rule_errors).await;
     let mut verdict = triage::classify(
         &signals,
@@ -482,13 +483,6 @@ async fn gather_evidence(ctx: &Context, namespace: &str, obs: &WorkloadObservati
     crate::timeline::record(status, Utc::now(), "Evidence", parts.join("; "));
 }
 
-fn policy(lookup: &PlaybookLookup) -> SafetyPolicy {
-    match lookup {
-        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
-        PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
-    }
-}
-
 fn action_context<'a>(
     ctx: &'a Context,
     incident: &'a Incident,
@@ -496,10 +490,7 @@ fn action_context<'a>(
     status: &'a IncidentStatus,
     index: usize,
 ) -> ActionContext<'a> {
-    let safety = match &observed.playbook {
-        PlaybookLookup::Found { playbook, .. } => playbook.spec.safety.as_ref(),
-        PlaybookLookup::Missing(_) => None,
-    };
+    let safety = observed.playbook.spec().and_then(|s| s.safety.as_ref());
     static DEFAULT_SAFETY: std::sync::OnceLock<crate::api::SafetySpec> = std::sync::OnceLock::new();
     static DEFAULT_STEP: std::sync::OnceLock<crate::api::StepSpec> = std::sync::OnceLock::new();
     ActionContext {
@@ -515,7 +506,7 @@ fn action_context<'a>(
             .as_ref()
             .unwrap_or_else(|| DEFAULT_STEP.get_or_init(Default::default)),
         safety: safety.unwrap_or_else(|| DEFAULT_SAFETY.get_or_init(Default::default)),
-        dry_run: policy(&observed.playbook).dry_run(),
+        dry_run: observed.playbook.safety_policy().dry_run(),
     }
 }
 
@@ -529,7 +520,7 @@ async fn start_step(
 ) -> Result<(), Error> {
     let now = Utc::now();
     let generation = incident.metadata.generation;
-    let policy = policy(&observed.playbook);
+    let policy = observed.playbook.safety_policy();
     let action_name = status.steps[index].action.clone();
     let Some(action) = mitigation::find(&action_name) else {
         let error = mitigation::ActionError::Refused(format!("unknown action {action_name}"));
@@ -595,10 +586,7 @@ async fn finish_step(
         .instrument(tracing::info_span!("action.apply", action = %action_name, dry_run = action_ctx.dry_run))
         .await;
     let now = Utc::now();
-    let validation = match &observed.playbook {
-        PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
-        PlaybookLookup::Missing(_) => None,
-    };
+    let validation = observed.playbook.spec().and_then(|s| s.validation.clone());
     match result {
         Ok(outcome) => {
             ctx.metrics.observe_action(
@@ -619,10 +607,7 @@ async fn finish_step(
 }
 
 async fn measure(ctx: &Context, incident: &Incident, observed: &Observed, status: &mut IncidentStatus) {
-    let spec = match &observed.playbook {
-        PlaybookLookup::Found { playbook, .. } => playbook.spec.validation.clone(),
-        PlaybookLookup::Missing(_) => None,
-    };
+    let spec = observed.playbook.spec().and_then(|s| s.validation.clone());
     let checks = match spec.as_ref().map(|s| s.checks.clone()) {
         Some(checks) if !checks.is_empty() => checks,
         _ => validation::default_checks_for(incident.spec.target.kind),

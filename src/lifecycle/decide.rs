@@ -80,10 +80,18 @@ const NOW: Duration = Duration::from_millis(50);
 /// How long validation waits for a mitigation's rollout to converge before measuring anyway.
 const SETTLE_LIMIT: chrono::Duration = chrono::Duration::seconds(120);
 
-fn policy_of(lookup: &PlaybookLookup) -> SafetyPolicy {
-    match lookup {
-        PlaybookLookup::Found { playbook, .. } => SafetyPolicy::from_spec(playbook.spec.safety.as_ref()),
-        PlaybookLookup::Missing(_) => SafetyPolicy::from_spec(None),
+impl PlaybookLookup {
+    /// The Playbook's spec, when there is a Playbook.
+    pub fn spec(&self) -> Option<&crate::api::PlaybookSpec> {
+        match self {
+            PlaybookLookup::Found { playbook, .. } => Some(&playbook.spec),
+            PlaybookLookup::Missing(_) => None,
+        }
+    }
+
+    /// The safety policy in force: the Playbook's, or the defaults.
+    pub fn safety_policy(&self) -> SafetyPolicy {
+        SafetyPolicy::from_spec(self.spec().and_then(|s| s.safety.as_ref()))
     }
 }
 
@@ -455,7 +463,7 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             return ((retry - now).to_std().unwrap_or(NOW), Next::Nothing);
         }
     }
-    let policy = policy_of(inp.playbook);
+    let policy = inp.playbook.safety_policy();
     if approval_required(&policy, spec, (inp.action_requires_approval)(spec)) {
         if !approved(inp.incident) {
             if step.state != StepState::AwaitingApproval {
