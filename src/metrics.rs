@@ -52,6 +52,7 @@ pub struct Metrics {
     detection_latency: Histogram,
     mitigation_latency: Histogram,
     api_requests: Family<MethodLabels, Counter>,
+    status_conflicts: Counter,
 }
 
 impl Default for Metrics {
@@ -99,8 +100,15 @@ impl Default for Metrics {
             "Requests this process sent to the Kubernetes API, by method",
             api_requests.clone(),
         );
+        let status_conflicts = Counter::default();
+        registry.register(
+            "status_conflicts",
+            "Incident status writes refused with 409 Conflict, each decided again from a fresh read",
+            status_conflicts.clone(),
+        );
         Metrics {
             api_requests,
+            status_conflicts,
             registry,
             reconciles,
             reconcile_duration,
@@ -183,6 +191,10 @@ impl Metrics {
                 method: method.to_string(),
             })
             .inc();
+    }
+
+    pub fn observe_status_conflict(&self) {
+        self.status_conflicts.inc();
     }
 
     pub fn encode(&self) -> String {

@@ -26,11 +26,19 @@ struct Observed {
     rule_errors: Vec<String>,
     /// For cloud targets: the evidence line read with the signals.
     cloud_note: Option<String>,
+    /// The target and Playbook were read (the phase needed them).
+    read: bool,
 }
+
+/// Status writes refused with a conflict that one reconcile decides again before backing off.
+const CONFLICT_RETRIES: u32 = 5;
+/// Lifecycle passes one reconcile runs at most; a pass that only moved the phase on goes
+/// straight into the next, so Detected → Triaging → Mitigating does not wait for requeues.
+const PASSES_PER_RECONCILE: usize = 6;
 
 pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_inner(&incident, &ctx).await;
+    let result = reconcile_retrying_conflicts(&incident, &ctx).await;
     ctx.metrics
         .observe_reconcile("incident", started.elapsed(), result.is_ok());
     result
@@ -39,6 +47,30 @@ pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Act
 pub fn error_policy(incident: Arc<Incident>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(incident = %incident.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
+}
+
+/// A conflict means the Incident changed after it was read (or the cached copy was behind):
+/// the decision is made again from a fresh read, never resent and never dropped.
+async fn reconcile_retrying_conflicts(incident: &Incident, ctx: &Context) -> Result<Action, Error> {
+    let namespace = incident.namespace().unwrap_or_default();
+    let api: Api<Incident> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut current = std::borrow::Cow::Borrowed(incident);
+    let mut conflicts = 0;
+    loop {
+        match reconcile_inner(&current, ctx).await {
+            Err(Error::Conflict(message)) if conflicts < CONFLICT_RETRIES => {
+                conflicts += 1;
+                ctx.metrics.observe_status_conflict();
+                tracing::info!(incident = %incident.name_any(), %message, conflicts, "status write conflicted; deciding again from a fresh read");
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
+                match api.get_opt(&incident.name_any()).await? {
+                    Some(fresh) => current = std::borrow::Cow::Owned(fresh),
+                    None => return Ok(Action::await_change()),
+                }
+            }
+            result => return result,
+        }
+    }
 }
 
 #[tracing::instrument(name = "reconcile", skip_all, fields(namespace = %incident.namespace().unwrap_or_default(), incident = %incident.name_any()))]
@@ -54,7 +86,62 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_failures(incident) {
         return Ok(Action::await_change());
     }
-    let observed = dereference(incident, ctx, &namespace, phase).await?;
+    let mut writer = StatusWriter {
+        api: &api,
+        incident,
+        written: incident.status.clone(),
+        resource_version: incident.metadata.resource_version.clone(),
+        ctx,
+        archived: Default::default(),
+    };
+    let mut current = std::borrow::Cow::Borrowed(incident);
+    let mut observed: Option<Observed> = None;
+    for _ in 0..PASSES_PER_RECONCILE {
+        let phase = current.status.as_ref().and_then(|s| s.phase);
+        // What was read about the target in an earlier pass still holds: only phase changes
+        // happened since, nothing was mutated.
+        let reuse = observed.as_ref().is_some_and(|o| o.read || !needs_observation(phase));
+        if !reuse {
+            observed = Some(dereference(&current, ctx, &namespace, phase).await?);
+        }
+        let observed_now = observed.as_ref().expect("set just above");
+        let before = writer.resource_version.clone();
+        let (action, next) = pass(&current, ctx, &namespace, observed_now, &mut writer).await?;
+        let moved_on_only = matches!(next, Next::Nothing | Next::GatherEvidence) && writer.resource_version != before;
+        match action {
+            Some(requeue) if requeue <= IMMEDIATELY && moved_on_only => {
+                let mut updated = current.into_owned();
+                updated.status = writer.written.clone();
+                updated.metadata.resource_version = writer.resource_version.clone();
+                current = std::borrow::Cow::Owned(updated);
+            }
+            Some(requeue) => return Ok(Action::requeue(requeue.max(IMMEDIATELY))),
+            None => return Ok(Action::await_change()),
+        }
+    }
+    Ok(Action::requeue(IMMEDIATELY))
+}
+
+/// A requeue this short means "go on at once".
+const IMMEDIATELY: Duration = Duration::from_millis(50);
+
+/// Whether a phase acts on what is read about the target.
+fn needs_observation(phase: Option<Phase>) -> bool {
+    matches!(
+        phase,
+        Some(Phase::Triaging | Phase::Mitigating | Phase::AwaitingApproval | Phase::Validating)
+    )
+}
+
+/// One lifecycle pass: decide (pure), act on the decision, write status. Returns when to come
+/// back (`None`: only on change) and what was acted on.
+async fn pass(
+    incident: &Incident,
+    ctx: &Context,
+    namespace: &str,
+    observed: &Observed,
+    writer: &mut StatusWriter<'_>,
+) -> Result<(Option<Duration>, Next), Error> {
     let others = others_in_scope(ctx, incident);
     let now = Utc::now();
     let requires_approval =
@@ -84,18 +171,11 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
             crate::timeline::record(&mut status, now, "RuleError", error.clone());
         }
     }
-    let mut writer = StatusWriter {
-        api: &api,
-        incident,
-        written: incident.status.clone(),
-        ctx,
-        archived: Default::default(),
-    };
-    match next {
+    match &next {
         Next::Nothing => {}
         Next::GatherEvidence => {
             if let Some(obs) = &observed.observation {
-                gather_evidence(ctx, &namespace, obs, &mut status).await;
+                gather_evidence(ctx, namespace, obs, &mut status).await;
             }
             if let Some(note) = &observed.cloud_note {
                 crate::timeline::record(&mut status, now, "Evidence", note.clone());
@@ -104,17 +184,18 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         Next::StartStep(index) => {
             // Waiting reasons and approvals decided above are recorded before anything runs.
             writer.write(&status).await?;
-            start_step(ctx, incident, &observed, index, &mut status, &mut writer).await?;
+            start_step(ctx, incident, observed, *index, &mut status, writer).await?;
         }
         Next::ResumeStep(index) => {
+            let index = *index;
             let snapshot = status.clone();
-            let action_ctx = action_context(ctx, incident, &observed, &snapshot, index);
+            let action_ctx = action_context(ctx, incident, observed, &snapshot, index);
             let policy = observed.playbook.safety_policy();
             let intent = status.steps[index].intent.clone().unwrap_or_default();
             finish_step(
                 ctx,
                 incident,
-                &observed,
+                observed,
                 index,
                 &action_ctx,
                 &policy,
@@ -123,15 +204,11 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
             )
             .await;
         }
-        Next::Measure => measure(ctx, incident, &observed, &mut status).await,
+        Next::Measure => measure(ctx, incident, observed, &mut status).await,
     }
     writer.write(&status).await?;
     let closed = status.phase.is_some_and(Phase::is_closed);
-    Ok(if closed {
-        Action::await_change()
-    } else {
-        Action::requeue(requeue.max(Duration::from_millis(50)))
-    })
+    Ok((if closed { None } else { Some(requeue) }, next))
 }
 
 /// Writes status when it changed, and tells people about what changed.
@@ -139,6 +216,8 @@ struct StatusWriter<'a> {
     api: &'a Api<Incident>,
     incident: &'a Incident,
     written: Option<IncidentStatus>,
+    /// The version of the Incident the next write must apply to.
+    resource_version: Option<String>,
     ctx: &'a Context,
     /// Entries this writer already archived.
     archived: std::collections::HashSet<crate::archive::Key>,
@@ -160,9 +239,18 @@ impl StatusWriter<'_> {
             crate::archive::append(&self.ctx.client, self.incident, &rolled_off).await?;
             self.archived.extend(rolled_off.iter().map(crate::archive::key));
         }
-        if !apply_status(self.api, self.incident, self.written.as_ref(), status).await? {
+        let Some(written) = apply_status(
+            self.api,
+            self.incident,
+            self.written.as_ref(),
+            status,
+            self.resource_version.as_deref(),
+        )
+        .await?
+        else {
             return Ok(());
-        }
+        };
+        self.resource_version = written.metadata.resource_version;
         let old_phase = self.written.as_ref().and_then(|s| s.phase);
         if status.phase.is_some() && old_phase != status.phase && status.phase == self.ctx.settings.exit_at_phase {
             tracing::error!(phase = ?status.phase, "exiting on entering the phase, as --exit-at-phase asks");
@@ -203,11 +291,9 @@ async fn dereference(
         verdict: None,
         rule_errors: Vec::new(),
         cloud_note: None,
+        read: false,
     };
-    if !matches!(
-        phase,
-        Some(Phase::Triaging | Phase::Mitigating | Phase::AwaitingApproval | Phase::Validating)
-    ) {
+    if !needs_observation(phase) {
         return Ok(observed);
     }
     let target = &incident.spec.target;
@@ -248,6 +334,7 @@ async fn dereference(
     observed.observation = observation;
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);
+    observed.read = true;
     Ok(observed)
 }
 

@@ -97,6 +97,9 @@ impl Context {
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// A status write was refused because the object changed since it was read.
+    #[error("conflict writing status: {0}")]
+    Conflict(String),
     #[error("{0}")]
     Other(String),
 }

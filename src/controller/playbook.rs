@@ -128,7 +128,8 @@ pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Act
         playbook.metadata.generation,
         Utc::now(),
     );
-    let result = apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status).await;
+    let result =
+        apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status, None).await;
     ctx.metrics
         .observe_reconcile("playbook", started.elapsed(), result.is_ok());
     result?;

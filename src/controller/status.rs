@@ -12,28 +12,44 @@ use std::fmt::Debug;
 /// The field manager status is applied with.
 pub const FIELD_MANAGER: &str = "dontpanic";
 
-/// Applies `status` when it differs from `old`. Returns whether anything was written.
-pub async fn apply_status<K, S>(api: &Api<K>, obj: &K, old: Option<&S>, status: &S) -> Result<bool, Error>
+/// Applies `status` when it differs from `old`. Returns the object as written, or `None`
+/// when nothing changed.
+///
+/// With `resource_version`, the write only succeeds against that version of the object: a
+/// status decided from a stale copy is refused with [`Error::Conflict`] instead of overwriting
+/// what someone else wrote since. The caller re-reads and decides again.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    old: Option<&S>,
+    status: &S,
+    resource_version: Option<&str>,
+) -> Result<Option<K>, Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     S: Serialize + PartialEq,
 {
     if old == Some(status) {
-        return Ok(false);
+        return Ok(None);
     }
-    let body = json!({
+    let mut body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
+    if let Some(version) = resource_version {
+        body["metadata"] = json!({ "resourceVersion": version });
+    }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut attempt = 0;
     loop {
         match api.patch_status(&obj.name_any(), &params, &Patch::Apply(&body)).await {
-            Ok(_) => return Ok(true),
-            // Conflicts are retried here rather than dropped; server-side apply with force
-            // rarely conflicts, but a busy API server may still answer 409 or 429.
-            Err(kube::Error::Api(e)) if (e.code == 409 || e.code == 429) && attempt < 5 => {
+            Ok(written) => return Ok(Some(written)),
+            // Resending the same body cannot resolve a conflict: the decision has to be
+            // made again from what is there now.
+            Err(kube::Error::Api(e)) if e.code == 409 => return Err(Error::Conflict(e.message)),
+            // A busy API server: the same write is still right a moment later.
+            Err(kube::Error::Api(e)) if e.code == 429 && attempt < 5 => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
             }
