@@ -6,6 +6,7 @@
 #   kube-controller-manager.{crt,key}  CN=system:kube-controller-manager
 #   kube-scheduler.{crt,key}           CN=system:kube-scheduler
 #   kwok.{crt,key}                     CN=testbed-kwok (bound to cluster-admin by up.sh)
+#   webhook-serving.{crt,key}          serving cert for the tests' admission webhooks: 127.0.0.1
 #   sa.{key,pub}                       service-account token signing key pair
 # and $TESTBED_DIR/kubeconfig (admin) plus one kubeconfig per component.
 # Existing files are kept.
@@ -62,6 +63,8 @@ sign kwok "/CN=testbed-kwok" clientAuth
 # Serving certs for the controller-manager's and scheduler's own secure ports.
 sign kube-controller-manager-serving "/CN=kube-controller-manager" serverAuth "IP:127.0.0.1,DNS:localhost"
 sign kube-scheduler-serving "/CN=kube-scheduler" serverAuth "IP:127.0.0.1,DNS:localhost"
+# Serving cert for admission webhooks the tests run on loopback (admission_faults.py).
+sign webhook-serving "/CN=testbed-webhook" serverAuth "IP:127.0.0.1,DNS:localhost"
 
 if [[ ! -f "$PKI/sa.pub" ]]; then
   new_rsa_key "$PKI/sa.key"

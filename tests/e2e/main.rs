@@ -2,6 +2,7 @@
 
 mod alerts;
 mod aws;
+mod conflicts;
 mod detection;
 mod foundation;
 mod harness;
