@@ -123,11 +123,12 @@ pub struct RunArgs {
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,
-    /// Testing only: exit right after a step's intent is recorded, to prove restarts resume
-    /// without repeating a mutation.
+    /// Testing only: die by SIGKILL right after a step's intent is recorded, to prove restarts
+    /// resume without repeating a mutation.
     #[arg(long, hide = true, env = "DONTPANIC_EXIT_AFTER_INTENT")]
     pub exit_after_intent: bool,
-    /// Testing only: exit right after an Incident enters this phase (Triaging, Validating, ...).
+    /// Testing only: die by SIGKILL right after an Incident enters this phase (Triaging,
+    /// Validating, ...).
     #[arg(long, hide = true, value_parser = parse_phase)]
     pub exit_at_phase: Option<crate::api::Phase>,
 }

@@ -11,6 +11,7 @@ pub mod detection;
 pub mod duration;
 pub mod evidence;
 pub mod expr;
+pub mod failpoint;
 pub mod http;
 pub mod kubeutil;
 pub mod leader;

@@ -253,8 +253,7 @@ impl StatusWriter<'_> {
         self.resource_version = written.metadata.resource_version;
         let old_phase = self.written.as_ref().and_then(|s| s.phase);
         if status.phase.is_some() && old_phase != status.phase && status.phase == self.ctx.settings.exit_at_phase {
-            tracing::error!(phase = ?status.phase, "exiting on entering the phase, as --exit-at-phase asks");
-            std::process::exit(86);
+            crate::failpoint::kill_self("the Incident entered the phase --exit-at-phase names");
         }
         if old_phase != status.phase {
             if let Some(phase) = status.phase {
@@ -639,8 +638,7 @@ async fn start_step(
     // The intent is on record before anything changes: a restart from here resumes, never repeats.
     writer.write(status).await?;
     if ctx.settings.exit_after_intent && !policy.dry_run() {
-        tracing::error!("exiting after recording the intent, as --exit-after-intent asks");
-        std::process::exit(86);
+        crate::failpoint::kill_self("the step's intent is recorded, as --exit-after-intent asks");
     }
     if let Some(opened) = status.times.as_ref().and_then(|t| t.detected_at) {
         if status.steps.iter().filter(|s| s.started_at.is_some()).count() == 1 && status.steps[index].attempts == 1 {

@@ -23,9 +23,9 @@ pub struct Settings {
     pub aws_endpoint_url: Option<String>,
     /// The cluster-wide limit on Incidents mitigating at once.
     pub max_concurrent_mitigations: usize,
-    /// Exit right after a step's intent is recorded (crash-safety testing only).
+    /// Die by SIGKILL right after a step's intent is recorded (crash-safety testing only).
     pub exit_after_intent: bool,
-    /// Exit right after a status write that moves an Incident into this phase (testing only).
+    /// Die by SIGKILL right after a status write moves an Incident into this phase (testing only).
     pub exit_at_phase: Option<crate::api::Phase>,
     /// Time from resolution until the post-incident review is due.
     pub review_period: std::time::Duration,

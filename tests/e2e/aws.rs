@@ -166,7 +166,7 @@ async fn a_stopped_instance_is_relaunched_from_the_newest_matching_ami_once_acro
         ),
     )
     .await;
-    op.expect_fail_point_exit();
+    op.expect_killed_at_crash_point();
     let st = incident_status(&ns, "web-down").await;
     assert_eq!(st.steps[0].state, StepState::Running);
     let intent = step_details(&st);

@@ -105,7 +105,12 @@ impl AdmissionFaults {
 impl Drop for AdmissionFaults {
     fn drop(&mut self) {
         let _ = Command::new(kubectl_path())
-            .args(["delete", "validatingwebhookconfiguration", &self.name, "--ignore-not-found"])
+            .args([
+                "delete",
+                "validatingwebhookconfiguration",
+                &self.name,
+                "--ignore-not-found",
+            ])
             .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
@@ -149,5 +154,4 @@ async fn status_writes_refused_with_409_are_decided_again_and_never_dropped() {
     let message = st.steps[0].message.clone().unwrap_or_default();
     assert!(message.contains("already rolled back"), "{message}\n{timeline}");
     assert_eq!(revisions(&ns).await, vec![2, 3], "exactly one rollback:\n{timeline}");
-
 }

@@ -168,30 +168,32 @@ impl Operator {
         self.child = Some(child);
     }
 
-    /// Waits for the process to exit by itself (it was told to exit at a fail point).
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+    /// Waits for the process to end by itself (it reached a crash point).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                return status.code();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         None
     }
 
-    /// Waits for the exit `--exit-after-intent` makes (code 86), or panics with the log.
-    pub fn expect_fail_point_exit(&mut self) {
-        let code = self.wait_exit(Duration::from_secs(60));
+    /// Waits for the operator to die by SIGKILL at its crash point (`--exit-after-intent`,
+    /// `--exit-at-phase`), or panics with the log.
+    pub fn expect_killed_at_crash_point(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.wait_exit(Duration::from_secs(60));
         assert_eq!(
-            code,
-            Some(86),
-            "the operator should stop at the fail point; log:\n{}",
+            status.and_then(|s| s.signal()),
+            Some(libc::SIGKILL),
+            "the operator should die by SIGKILL at the crash point ({status:?}); log:\n{}",
             self.logs()
         );
     }
 
-    /// Drops the extra arguments given at start (such as a fail point) for the next spawn.
+    /// Drops the extra arguments given at start (such as a crash point) for the next spawn.
     pub fn extra_clear(&mut self) {
         self.extra.clear();
     }

@@ -143,7 +143,7 @@ async fn a_restart_right_after_the_intent_is_recorded_applies_the_rollback_once(
         .unwrap();
     let mut op = Operator::start(&ns.name, &["--exit-after-intent"]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    op.expect_fail_point_exit();
+    op.expect_killed_at_crash_point();
     let st = incident_status(&ns, "checkout-500").await;
     assert_eq!(st.steps[0].state, StepState::Running);
     assert!(st.steps[0].intent.is_some(), "the intent is recorded before the action");

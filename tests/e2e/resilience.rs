@@ -32,12 +32,7 @@ async fn crash_in_phase_then_recover(prefix: &str, phase: &str) {
     .await;
     let mut op = Operator::start(&ns.name, &["--exit-at-phase", phase]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
-    assert_eq!(
-        op.wait_exit(Duration::from_secs(60)),
-        Some(86),
-        "no exit in {phase}:\n{}",
-        op.logs()
-    );
+    op.expect_killed_at_crash_point();
     let before = incident_status(&ns, "checkout-500").await;
     assert_eq!(before.phase.map(|p| p.to_string()).as_deref(), Some(phase));
     op.extra_clear();
