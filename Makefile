@@ -66,4 +66,5 @@ demo-down:
 ## bench: scale, latency and throughput figures on the testbed, written to docs/benchmarks.md
 bench: operator-identity
 	cargo build --locked --release --bin dontpanic
-	$(TESTBED_ENV) && python3 hack/bench/run.py $(BENCH_ARGS)
+	bash hack/bench/build-argo.sh
+	$(TESTBED_ENV) && python3 hack/bench/run.py --argo $(BENCH_ARGS)
