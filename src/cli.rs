@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Cluster-wide limit on Incidents mitigating at once.
     #[arg(long, env = "DONTPANIC_MAX_CONCURRENT_MITIGATIONS", default_value_t = 5)]
     pub max_concurrent_mitigations: usize,
+    /// Incidents reconciled at once. Bounds the operator's memory and its load on the API server
+    /// when many Incidents open together; the others wait their turn in the queue.
+    #[arg(long, env = "DONTPANIC_INCIDENT_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub incident_workers: u16,
     /// Elect a leader on a Lease; only the leader mitigates. Turn on when running replicas.
     #[arg(long, env = "DONTPANIC_LEADER_ELECTION")]
     pub leader_election: bool,

@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
                 prometheus_url: args.prometheus_url,
                 aws_endpoint_url: args.aws_endpoint_url,
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
+                incident_workers: args.incident_workers,
                 exit_after_intent: args.exit_after_intent,
                 exit_at_phase: args.exit_at_phase,
                 review_period: args.review_period,

@@ -154,6 +154,7 @@ async fn run_controllers(
         namespace.clone(),
     );
     let incident_controller = Controller::for_stream(trigger, reader.clone())
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.settings.incident_workers))
         .reconcile_on(retriggered)
         .shutdown_on_signal()
         .run(

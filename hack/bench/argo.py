@@ -10,6 +10,7 @@ The progress deadline is the window Argo waits by design; it is reported beside 
 """
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -58,22 +59,13 @@ class Controller:
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def rss_mib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
+        return run.rss_mib(self.proc)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        run.stop(self.proc)
 
 
 def run_free_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -76,7 +76,7 @@ check "render: defaults" render "$D"
 check "render: watchNamespace, ServiceMonitor, NetworkPolicy, extra secret namespaces, flags" \
   render "$W" --set watchNamespace=foo --set serviceMonitor.enabled=true --set networkPolicy.enabled=true \
   --set 'rbac.extraSecretNamespaces={a,b}' --set prometheus.url=http://prometheus:9090 \
-  --set aws.endpointUrl=http://moto:5000 --set logging.json=true
+  --set aws.endpointUrl=http://moto:5000 --set logging.json=true --set incidentWorkers=32
 check "render: ingressFrom peers, extraEnv, priorityClassName, tag" render "$A" \
   --set networkPolicy.enabled=true --set 'networkPolicy.ingressFrom[0].namespaceSelector.matchLabels.name=monitoring' \
   --set 'extraEnv[0].name=RUST_LOG' --set 'extraEnv[0].value=debug' --set priorityClassName=system-cluster-critical \
@@ -88,6 +88,7 @@ check "render: serviceAccount.create=false, rbac.create=false" render "$tmp/norb
 check_not "schema rejects replicaCount=0" render "$tmp/x.yaml" --set replicaCount=0
 check_not "schema rejects empty image.repository" render "$tmp/x.yaml" --set image.repository=
 check_not "schema rejects unknown top-level keys" render "$tmp/x.yaml" --set bogus=1
+check_not "schema rejects incidentWorkers=0" render "$tmp/x.yaml" --set incidentWorkers=0
 check_not "schema rejects an invalid namespace in extraSecretNamespaces" render "$tmp/x.yaml" --set 'rbac.extraSecretNamespaces={Not_A_Namespace}'
 
 # --- RBAC ---------------------------------------------------------------------
@@ -111,6 +112,8 @@ check "[default] ClusterRole holds the namespaced rules" has 'resources: \["inci
 check_not "[watch] ClusterRole holds only nodes" has 'incidents|deployments|pods|configmaps' < <(docs ClusterRole "$W")
 check "[watch] namespaced rules move to a Role in the watched namespace" has 'resources: \["incidents"\]' < <(docs Role "$W" foo)
 check "[watch] RoleBinding in the watched namespace" test "$(count RoleBinding "$W" foo)" -eq 1
+check "[watch] incidentWorkers becomes --incident-workers" has '--incident-workers=32' < "$W"
+check_not "[default] no --incident-workers flag: the operator's default holds" has '--incident-workers' < "$D"
 check_not "[watch] no secrets in the watched namespace" has secrets < <(docs Role "$W" foo)
 for ns in a b; do
   check "[watch] extra secret namespace $ns: Role with secrets get/update/patch/create" \

@@ -23,6 +23,8 @@ pub struct Settings {
     pub aws_endpoint_url: Option<String>,
     /// The cluster-wide limit on Incidents mitigating at once.
     pub max_concurrent_mitigations: usize,
+    /// Incidents reconciled at once.
+    pub incident_workers: u16,
     /// Die by SIGKILL right after a step's intent is recorded (crash-safety testing only).
     pub exit_after_intent: bool,
     /// Die by SIGKILL right after a status write moves an Incident into this phase (testing only).
@@ -40,6 +42,7 @@ impl Default for Settings {
             prometheus_url: None,
             aws_endpoint_url: None,
             max_concurrent_mitigations: 5,
+            incident_workers: 16,
             exit_after_intent: false,
             exit_at_phase: None,
             review_period: crate::lifecycle::DEFAULT_REVIEW_PERIOD,

@@ -128,7 +128,15 @@ fn detecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option
 }
 
 async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> Result<Action, Error> {
-    let Some((playbook, window)) = detecting_playbook(&ctx, &deployment) else {
+    let started = std::time::Instant::now();
+    let result = check(&deployment, &ctx).await;
+    ctx.metrics
+        .observe_reconcile("detection", started.elapsed(), result.is_ok());
+    result
+}
+
+async fn check(deployment: &Deployment, ctx: &DetectionContext) -> Result<Action, Error> {
+    let Some((playbook, window)) = detecting_playbook(ctx, deployment) else {
         return Ok(Action::await_change());
     };
     let namespace = deployment.namespace().unwrap_or_default();
@@ -139,16 +147,12 @@ async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> R
         .map(|s| crate::kubeutil::selector_string(&s.selector))
         .unwrap_or_default();
     let params = ListParams::default().labels(&selector);
-    let replica_sets = Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace)
-        .list(&params)
-        .await?
-        .items;
-    let pods = Api::<Pod>::namespaced(ctx.client.clone(), &namespace)
-        .list(&params)
-        .await?
-        .items;
+    let replica_sets_api = Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace);
+    let pods_api = Api::<Pod>::namespaced(ctx.client.clone(), &namespace);
+    let (replica_sets, pods) = tokio::join!(replica_sets_api.list(&params), pods_api.list(&params));
+    let (replica_sets, pods) = (replica_sets?.items, pods?.items);
     let now = Utc::now();
-    match health(&deployment, &replica_sets, &pods, window, now) {
+    match health(deployment, &replica_sets, &pods, window, now) {
         Health::Healthy => Ok(Action::await_change()),
         Health::Pending { recheck_at } => {
             let wait = (recheck_at - now).to_std().unwrap_or_default() + Duration::from_millis(200);
@@ -164,7 +168,7 @@ async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> R
             match decide_open(open, &name, revision, &reason, now) {
                 OpenOutcome::Nothing => {}
                 OpenOutcome::Create => {
-                    open_incident(&ctx, &namespace, &name, &playbook, revision, &reason, since).await?
+                    open_incident(ctx, &namespace, &name, &playbook, revision, &reason, since).await?
                 }
                 OpenOutcome::AddToOpen { incident, note } => {
                     let patch = json!({"metadata": {"annotations": {
