@@ -6,11 +6,12 @@ use crate::http::{router, HttpState};
 use crate::kubeutil::api_for;
 use crate::metrics::Metrics;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use kube::runtime::reflector::Store;
 use kube::runtime::utils::{predicates, Predicate, WatchStreamExt};
 use kube::runtime::{reflector, watcher, Controller};
-use kube::Client;
+use kube::{Client, ResourceExt};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -136,12 +137,23 @@ async fn run_controllers(
             predicates::generation.combine(predicates::annotations),
             Default::default(),
         );
+    let (warning_events, events_writer) = reflector::store::<Event>();
+    let events_watch = watcher(
+        api_for::<Event>(&client, namespace.as_deref()),
+        watcher::Config::default().fields("type=Warning"),
+    )
+    .default_backoff()
+    .modify(|event| event.managed_fields_mut().clear())
+    .reflect(events_writer)
+    .for_each(|_| async {});
     let (notifier, retriggered) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics.clone(),
         settings,
         reader.clone(),
+        playbooks.clone(),
+        warning_events.clone(),
         notifier,
     ));
     let detection = crate::detection::controller::run(
@@ -153,16 +165,22 @@ async fn run_controllers(
         }),
         namespace.clone(),
     );
-    let incident_controller = Controller::for_stream(trigger, reader.clone())
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.settings.incident_workers))
-        .reconcile_on(retriggered)
-        .shutdown_on_signal()
-        .run(
-            controller::incident::reconcile,
-            controller::incident::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|_| async {});
+    let incident_controller = {
+        let (reader, ctx) = (reader.clone(), ctx.clone());
+        async move {
+            // Triage counts Warning events: it starts once they are known.
+            if warning_events.wait_until_ready().await.is_err() {
+                return;
+            }
+            Controller::for_stream(trigger, reader)
+                .with_config(kube::runtime::controller::Config::default().concurrency(ctx.settings.incident_workers))
+                .reconcile_on(retriggered)
+                .shutdown_on_signal()
+                .run(controller::incident::reconcile, controller::incident::error_policy, ctx)
+                .for_each(|_| async {})
+                .await
+        }
+    };
     let playbook_controller = Controller::new(
         api_for::<Playbook>(&client, namespace.as_deref()),
         watcher::Config::default(),
@@ -184,5 +202,12 @@ async fn run_controllers(
             }
         }
     };
-    futures::future::join4(incident_controller, playbook_controller, detection, readiness).await;
+    futures::future::join5(
+        incident_controller,
+        playbook_controller,
+        detection,
+        readiness,
+        events_watch,
+    )
+    .await;
 }

@@ -102,22 +102,40 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         // happened since, nothing was mutated.
         let reuse = observed.as_ref().is_some_and(|o| o.read || !needs_observation(phase));
         if !reuse {
+            if needs_observation(phase) {
+                // Status shows where the Incident stands before anything is waited on.
+                if let Some(pending) = &current.status {
+                    writer.write(pending).await?;
+                }
+            }
             observed = Some(dereference(&current, ctx, &namespace, phase).await?);
         }
         let observed_now = observed.as_ref().expect("set just above");
-        let before = writer.resource_version.clone();
-        let (action, next) = pass(&current, ctx, &namespace, observed_now, &mut writer).await?;
-        let moved_on_only = matches!(next, Next::Nothing | Next::GatherEvidence) && writer.resource_version != before;
+        let (status, action, next) = pass(&current, ctx, &namespace, observed_now, &mut writer).await?;
+        let moved_on_only =
+            matches!(next, Next::Nothing | Next::GatherEvidence) && writer.written.as_ref() != Some(&status);
         match action {
+            // Only the phase moved on, nothing changed in the world: the next pass follows at
+            // once and the status is written with it, one write for several steps of the
+            // lifecycle. Nothing is lost if the process dies before: it is decided again.
             Some(requeue) if requeue <= IMMEDIATELY && moved_on_only => {
                 let mut updated = current.into_owned();
-                updated.status = writer.written.clone();
+                updated.status = Some(status);
                 updated.metadata.resource_version = writer.resource_version.clone();
                 current = std::borrow::Cow::Owned(updated);
             }
-            Some(requeue) => return Ok(Action::requeue(requeue.max(IMMEDIATELY))),
-            None => return Ok(Action::await_change()),
+            Some(requeue) => {
+                writer.write(&status).await?;
+                return Ok(Action::requeue(requeue.max(IMMEDIATELY)));
+            }
+            None => {
+                writer.write(&status).await?;
+                return Ok(Action::await_change());
+            }
         }
+    }
+    if let Some(pending) = &current.status {
+        writer.write(pending).await?;
     }
     Ok(Action::requeue(IMMEDIATELY))
 }
@@ -133,15 +151,16 @@ fn needs_observation(phase: Option<Phase>) -> bool {
     )
 }
 
-/// One lifecycle pass: decide (pure), act on the decision, write status. Returns when to come
-/// back (`None`: only on change) and what was acted on.
+/// One lifecycle pass: decide (pure) and act on the decision. Returns the status to write, when
+/// to come back (`None`: only on change) and what was acted on. A step's intent and result are
+/// written here, around the action; everything else is left to the caller.
 async fn pass(
     incident: &Incident,
     ctx: &Context,
     namespace: &str,
     observed: &Observed,
     writer: &mut StatusWriter<'_>,
-) -> Result<(Option<Duration>, Next), Error> {
+) -> Result<(IncidentStatus, Option<Duration>, Next), Error> {
     let others = others_in_scope(ctx, incident);
     let now = Utc::now();
     let requires_approval =
@@ -182,8 +201,8 @@ async fn pass(
             }
         }
         Next::StartStep(index) => {
-            // Waiting reasons and approvals decided above are recorded before anything runs.
-            writer.write(&status).await?;
+            // Planning only reads; what was decided above (approvals, waiting reasons) is
+            // written together with the step's intent, before the action changes anything.
             start_step(ctx, incident, observed, *index, &mut status, writer).await?;
         }
         Next::ResumeStep(index) => {
@@ -206,9 +225,8 @@ async fn pass(
         }
         Next::Measure => measure(ctx, incident, observed, &mut status).await,
     }
-    writer.write(&status).await?;
     let closed = status.phase.is_some_and(Phase::is_closed);
-    Ok((if closed { None } else { Some(requeue) }, next))
+    Ok((status, if closed { None } else { Some(requeue) }, next))
 }
 
 /// Writes status when it changed, and tells people about what changed.
@@ -298,7 +316,8 @@ async fn dereference(
     let target = &incident.spec.target;
     let (observation, mut signals, labels) = match target.kind {
         TargetKind::Deployment | TargetKind::StatefulSet => {
-            let obs = triage::observe_workload(&ctx.client, namespace, target.kind, &target.name).await?;
+            let obs = triage::observe_workload(&ctx.client, &ctx.warning_events, namespace, target.kind, &target.name)
+                .await?;
             let signals = triage::workload_signals(&obs);
             let labels = obs
                 .deployment
@@ -418,44 +437,55 @@ async fn read_playbook_signals(
     }
 }
 
+/// The Playbook the Incident follows: the one it names, else the first (by name) that selects
+/// its target. Read from the watch's cache; when the cache has none, from the API server, so a
+/// Playbook applied a moment before its Incident is never missed.
 async fn lookup_playbook(
     ctx: &Context,
     incident: &Incident,
     namespace: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<PlaybookLookup, Error> {
+    let cached: Vec<Playbook> = ctx
+        .playbooks
+        .state()
+        .iter()
+        .filter(|pb| pb.namespace().as_deref() == Some(namespace))
+        .map(|pb| (**pb).clone())
+        .collect();
+    if let Some(found) = choose_playbook(incident, labels, cached) {
+        return Ok(found);
+    }
     let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), namespace);
-    let found = if let Some(reference) = &incident.spec.playbook_ref {
-        match api.get_opt(&reference.name).await? {
-            Some(pb) => pb,
-            None => {
-                return Ok(PlaybookLookup::Missing(format!(
-                    "Playbook {} not found in namespace {namespace}",
-                    reference.name
-                )))
-            }
-        }
-    } else {
-        let mut candidates: Vec<Playbook> = api
-            .list(&ListParams::default())
-            .await?
-            .items
+    let listed = match &incident.spec.playbook_ref {
+        Some(reference) => api.get_opt(&reference.name).await?.into_iter().collect(),
+        None => api.list(&ListParams::default()).await?.items,
+    };
+    Ok(choose_playbook(incident, labels, listed).unwrap_or_else(|| {
+        PlaybookLookup::Missing(match &incident.spec.playbook_ref {
+            Some(reference) => format!("Playbook {} not found in namespace {namespace}", reference.name),
+            None => format!(
+                "no Playbook in namespace {namespace} selects {}",
+                incident.spec.target.display()
+            ),
+        })
+    }))
+}
+
+fn choose_playbook(
+    incident: &Incident,
+    labels: &BTreeMap<String, String>,
+    playbooks: Vec<Playbook>,
+) -> Option<PlaybookLookup> {
+    let found = match &incident.spec.playbook_ref {
+        Some(reference) => playbooks.into_iter().find(|pb| pb.name_any() == reference.name)?,
+        None => playbooks
             .into_iter()
             .filter(|pb| selects(pb, incident.spec.target.kind, labels))
-            .collect();
-        candidates.sort_by_key(|pb| pb.name_any());
-        match candidates.into_iter().next() {
-            Some(pb) => pb,
-            None => {
-                return Ok(PlaybookLookup::Missing(format!(
-                    "no Playbook in namespace {namespace} selects {}",
-                    incident.spec.target.display()
-                )))
-            }
-        }
+            .min_by_key(|pb| pb.name_any())?,
     };
     let problems = super::playbook::problems(&found.spec);
-    Ok(PlaybookLookup::Found {
+    Some(PlaybookLookup::Found {
         playbook: Box::new(found),
         problems,
     })

@@ -6,7 +6,7 @@ mod status;
 
 pub use status::FIELD_MANAGER;
 
-use crate::api::Incident;
+use crate::api::{Incident, Playbook};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use kube::runtime::events::{Recorder, Reporter};
@@ -60,6 +60,10 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Every Incident in scope, for locking, cooldowns and the concurrency limit.
     pub incidents: Store<Incident>,
+    /// Every Playbook in scope, as the watch last saw them.
+    pub playbooks: Store<Playbook>,
+    /// Warning events in scope, for triage and evidence.
+    pub warning_events: Store<k8s_openapi::api::core::v1::Event>,
     /// AWS clients, built when an AWS target or action first needs them.
     pub aws: crate::aws::Aws,
     /// Delivers notifications in the background and hands failures back.
@@ -72,6 +76,8 @@ impl Context {
         metrics: Arc<Metrics>,
         settings: Settings,
         incidents: Store<Incident>,
+        playbooks: Store<Playbook>,
+        warning_events: Store<k8s_openapi::api::core::v1::Event>,
         notifier: Notifier,
     ) -> Context {
         let reporter = Reporter {
@@ -90,6 +96,8 @@ impl Context {
             settings,
             http,
             incidents,
+            playbooks,
+            warning_events,
             notifier,
         }
     }

@@ -146,7 +146,10 @@ async fn check(deployment: &Deployment, ctx: &DetectionContext) -> Result<Action
         .as_ref()
         .map(|s| crate::kubeutil::selector_string(&s.selector))
         .unwrap_or_default();
-    let params = ListParams::default().labels(&selector);
+    // Served from the API server's watch cache as it is: the event that woke this check came
+    // from that cache, so it already holds what changed. A consistent read would wait for the
+    // cache to catch up with etcd, which under a burst of rollouts takes seconds.
+    let params = ListParams::default().labels(&selector).match_any();
     let replica_sets_api = Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace);
     let pods_api = Api::<Pod>::namespaced(ctx.client.clone(), &namespace);
     let (replica_sets, pods) = tokio::join!(replica_sets_api.list(&params), pods_api.list(&params));

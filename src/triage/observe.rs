@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
+use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -58,6 +59,7 @@ async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = Result<T,
 /// EndpointSlices and Warning events.
 pub async fn observe_workload(
     client: &Client,
+    warning_events: &Store<Event>,
     namespace: &str,
     kind: crate::api::TargetKind,
     name: &str,
@@ -78,15 +80,16 @@ pub async fn observe_workload(
     let Some(selector) = obs.pod_selector().map(selector_string) else {
         return Ok(obs);
     };
-    let lp = ListParams::default().labels(&selector);
+    // Lists are served from the API server's watch cache as it stands (resourceVersion 0)
+    // rather than after waiting for it to catch up with etcd: what is read here informs triage,
+    // evidence and validation, never a write, and mitigations re-read what they change.
+    let lp = ListParams::default().labels(&selector).match_any();
     let pods_api = Api::<Pod>::namespaced(client.clone(), namespace);
     let rs_api = Api::<ReplicaSet>::namespaced(client.clone(), namespace);
     let svc_api = Api::<Service>::namespaced(client.clone(), namespace);
-    let events_api = Api::<Event>::namespaced(client.clone(), namespace);
     let is_deployment = obs.deployment.is_some();
-    let all = ListParams::default();
-    let warnings = ListParams::default().fields("type=Warning");
-    let (pods, replica_sets, services, events) = tokio::join!(
+    let all = ListParams::default().match_any();
+    let (pods, replica_sets, services) = tokio::join!(
         bounded("pods", pods_api.list(&lp)),
         async {
             if is_deployment {
@@ -96,7 +99,6 @@ pub async fn observe_workload(
             }
         },
         bounded("services", svc_api.list(&all)),
-        bounded("events", events_api.list(&warnings)),
     );
     let owner_uid = obs.deployment.as_ref().and_then(|d| d.metadata.uid.clone());
     match replica_sets {
@@ -134,16 +136,16 @@ pub async fn observe_workload(
     let mut involved: BTreeSet<String> = obs.pods.iter().map(|p| p.name_any()).collect();
     involved.insert(name.to_string());
     involved.extend(obs.replica_sets.iter().map(|rs| rs.name_any()));
-    match events {
-        Ok(list) => {
-            obs.warning_events = list
-                .items
-                .into_iter()
-                .filter(|e| e.involved_object.name.as_ref().is_some_and(|n| involved.contains(n)))
-                .collect()
-        }
-        Err(e) => obs.notes.push(e),
-    }
+    // From the operator's own watch of Warning events: Kubernetes keeps no watch cache for
+    // events, so listing them reads every event of the namespace from etcd, which in a busy
+    // namespace took longer than everything else read here together.
+    obs.warning_events = warning_events
+        .state()
+        .iter()
+        .filter(|e| e.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|e| e.involved_object.name.as_ref().is_some_and(|n| involved.contains(n)))
+        .map(|e| (**e).clone())
+        .collect();
 
     let node_names: BTreeSet<String> = obs
         .pods
@@ -154,7 +156,9 @@ pub async fn observe_workload(
     let slices_api = Api::<EndpointSlice>::namespaced(client.clone(), namespace);
     let node_reads = futures::future::join_all(node_names.iter().map(|n| bounded("node", nodes_api.get_opt(n))));
     let slice_reads = futures::future::join_all(obs.services.iter().map(|svc| {
-        let lp = ListParams::default().labels(&format!("kubernetes.io/service-name={}", svc.name_any()));
+        let lp = ListParams::default()
+            .labels(&format!("kubernetes.io/service-name={}", svc.name_any()))
+            .match_any();
         let api = slices_api.clone();
         async move { bounded("endpointslices", api.list(&lp)).await }
     }));
