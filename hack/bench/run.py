@@ -430,8 +430,9 @@ def write_doc(results):
               "apply to them, so there is nothing to subtract. Mitigation latency runs from",
               "`status.times.detectedAt` to the moment the same kind of watch sees the rollback patch land (the",
               "Deployment's third spec generation: created, broken, rolled back). The operator's own histograms",
-              "(`dontpanic_detection_latency_seconds`, `dontpanic_mitigation_latency_seconds`) measure the same",
-              "spans from inside.", ""]
+              "(`dontpanic_detection_latency_seconds`, `dontpanic_mitigation_latency_seconds`) measure similar",
+              "spans from inside: detection from `spec.observedAt`, which Kubernetes records to the second, and",
+              "mitigation up to the start of the step, before its plan and its recorded intent.", ""]
     path = os.path.join(REPO, "docs", "benchmarks.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
