@@ -149,8 +149,8 @@ async fn status_writes_refused_with_409_are_decided_again_and_never_dropped() {
     }
     assert_eq!(st.steps[0].state, StepState::Succeeded);
     assert_eq!(st.steps[0].attempts, 1);
-    // The ninth write carried the rollback's result: decided again, the step resumed from its
-    // recorded intent and found the rollback done, instead of sending it twice.
+    // One of the refused writes carried the rollback's result: decided again, the step resumed
+    // from its recorded intent and found the rollback done, instead of sending it twice.
     let message = st.steps[0].message.clone().unwrap_or_default();
     assert!(message.contains("already rolled back"), "{message}\n{timeline}");
     assert_eq!(revisions(&ns).await, vec![2, 3], "exactly one rollback:\n{timeline}");
