@@ -145,7 +145,11 @@ async fn run_controllers(
     .default_backoff()
     .modify(|event| event.managed_fields_mut().clear())
     .reflect(events_writer)
-    .for_each(|_| async {});
+    .for_each(|event| async move {
+        if let Err(error) = event {
+            tracing::warn!(%error, "watching Warning events failed; retrying");
+        }
+    });
     let (notifier, retriggered) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -194,9 +198,10 @@ async fn run_controllers(
     .for_each(|_| async {});
     let readiness = {
         let reader = reader.clone();
+        let events = ctx.warning_events.clone();
         let state = http_state.clone();
         async move {
-            if reader.wait_until_ready().await.is_ok() {
+            if reader.wait_until_ready().await.is_ok() && events.wait_until_ready().await.is_ok() {
                 state.ready.store(true, Ordering::Relaxed);
                 tracing::info!("watches synced; ready");
             }
