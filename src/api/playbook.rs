@@ -163,6 +163,26 @@ pub struct TargetSelector {
     pub match_labels: BTreeMap<String, String>,
 }
 
+impl TargetSelector {
+    /// Whether a target of this kind carrying these labels is selected.
+    pub fn selects(&self, kind: TargetKind, labels: &BTreeMap<String, String>) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&kind))
+            && self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
+/// The Playbook that handles a target: the first, by name, whose selector selects it.
+pub fn first_selecting<'a>(
+    playbooks: impl IntoIterator<Item = &'a Playbook>,
+    kind: TargetKind,
+    labels: &BTreeMap<String, String>,
+) -> Option<&'a Playbook> {
+    playbooks
+        .into_iter()
+        .filter(|pb| pb.spec.selector.as_ref().is_some_and(|s| s.selects(kind, labels)))
+        .min_by_key(|pb| pb.metadata.name.clone())
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Detection {

@@ -4,7 +4,9 @@ use super::status::{apply_status, publish};
 use super::{Context, Error};
 use crate::api::{Incident, IncidentStatus, Phase, Playbook, StepState, TargetKind};
 use crate::evidence::{build_evidence, fetch_logs};
-use crate::lifecycle::{self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy};
+use crate::lifecycle::{
+    self, AfterMeasure, Decision, Inputs, Next, OtherIncident, PlaybookLookup, SafetyPolicy, IMMEDIATELY,
+};
 use crate::mitigation::{self, ActionContext};
 use crate::triage::{self, Signals, Verdict, WorkloadObservation};
 use crate::validation::{self, analysis::MeasurementResult, ProviderContext};
@@ -26,8 +28,6 @@ struct Observed {
     rule_errors: Vec<String>,
     /// For cloud targets: the evidence line read with the signals.
     cloud_note: Option<String>,
-    /// The target and Playbook were read (the phase needed them).
-    read: bool,
 }
 
 /// Status writes refused with a conflict that one reconcile decides again before backing off.
@@ -100,7 +100,9 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         let phase = current.status.as_ref().and_then(|s| s.phase);
         // What was read about the target in an earlier pass still holds: only phase changes
         // happened since, nothing was mutated.
-        let reuse = observed.as_ref().is_some_and(|o| o.read || !needs_observation(phase));
+        let reuse = observed
+            .as_ref()
+            .is_some_and(|o| o.signals.is_some() || !needs_observation(phase));
         if !reuse {
             if needs_observation(phase) {
                 // Status shows where the Incident stands before anything is waited on.
@@ -139,9 +141,6 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
     }
     Ok(Action::requeue(IMMEDIATELY))
 }
-
-/// A requeue this short means "go on at once".
-const IMMEDIATELY: Duration = Duration::from_millis(50);
 
 /// Whether a phase acts on what is read about the target.
 fn needs_observation(phase: Option<Phase>) -> bool {
@@ -308,7 +307,6 @@ async fn dereference(
         verdict: None,
         rule_errors: Vec::new(),
         cloud_note: None,
-        read: false,
     };
     if !needs_observation(phase) {
         return Ok(observed);
@@ -352,7 +350,6 @@ async fn dereference(
     observed.observation = observation;
     observed.signals = Some(signals);
     observed.verdict = Some(verdict);
-    observed.read = true;
     Ok(observed)
 }
 
@@ -446,22 +443,20 @@ async fn lookup_playbook(
     namespace: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<PlaybookLookup, Error> {
-    let cached: Vec<Playbook> = ctx
-        .playbooks
-        .state()
+    let cached = ctx.playbooks.state();
+    let in_namespace = cached
         .iter()
-        .filter(|pb| pb.namespace().as_deref() == Some(namespace))
-        .map(|pb| (**pb).clone())
-        .collect();
-    if let Some(found) = choose_playbook(incident, labels, cached) {
+        .map(|pb| pb.as_ref())
+        .filter(|pb| pb.metadata.namespace.as_deref() == Some(namespace));
+    if let Some(found) = choose_playbook(incident, labels, in_namespace) {
         return Ok(found);
     }
     let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), namespace);
-    let listed = match &incident.spec.playbook_ref {
+    let listed: Vec<Playbook> = match &incident.spec.playbook_ref {
         Some(reference) => api.get_opt(&reference.name).await?.into_iter().collect(),
         None => api.list(&ListParams::default()).await?.items,
     };
-    Ok(choose_playbook(incident, labels, listed).unwrap_or_else(|| {
+    Ok(choose_playbook(incident, labels, &listed).unwrap_or_else(|| {
         PlaybookLookup::Missing(match &incident.spec.playbook_ref {
             Some(reference) => format!("Playbook {} not found in namespace {namespace}", reference.name),
             None => format!(
@@ -472,31 +467,22 @@ async fn lookup_playbook(
     }))
 }
 
-fn choose_playbook(
+fn choose_playbook<'a>(
     incident: &Incident,
     labels: &BTreeMap<String, String>,
-    playbooks: Vec<Playbook>,
+    playbooks: impl IntoIterator<Item = &'a Playbook>,
 ) -> Option<PlaybookLookup> {
     let found = match &incident.spec.playbook_ref {
-        Some(reference) => playbooks.into_iter().find(|pb| pb.name_any() == reference.name)?,
-        None => playbooks
+        Some(reference) => playbooks
             .into_iter()
-            .filter(|pb| selects(pb, incident.spec.target.kind, labels))
-            .min_by_key(|pb| pb.name_any())?,
+            .find(|pb| pb.metadata.name.as_deref() == Some(reference.name.as_str()))?,
+        None => crate::api::first_selecting(playbooks, incident.spec.target.kind, labels)?,
     };
     let problems = super::playbook::problems(&found.spec);
     Some(PlaybookLookup::Found {
-        playbook: Box::new(found),
+        playbook: Box::new(found.clone()),
         problems,
     })
-}
-
-fn selects(playbook: &Playbook, kind: TargetKind, labels: &BTreeMap<String, String>) -> bool {
-    let Some(selector) = &playbook.spec.selector else {
-        return false;
-    };
-    (selector.kinds.is_empty() || selector.kinds.contains(&kind))
-        && selector.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 fn others_in_scope(ctx: &Context, incident: &Incident) -> Vec<OtherIncident> {

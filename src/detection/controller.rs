@@ -108,20 +108,12 @@ fn error_policy(deployment: Arc<Deployment>, error: &Error, _ctx: Arc<DetectionC
 fn detecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option<(String, chrono::Duration)> {
     let namespace = deployment.namespace().unwrap_or_default();
     let labels = deployment.labels();
-    let mut selecting: Vec<Arc<Playbook>> = ctx
-        .playbooks
-        .state()
-        .into_iter()
-        .filter(|pb| pb.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|pb| {
-            pb.spec.selector.as_ref().is_some_and(|s| {
-                (s.kinds.is_empty() || s.kinds.contains(&TargetKind::Deployment))
-                    && s.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
-            })
-        })
-        .collect();
-    selecting.sort_by_key(|pb| pb.name_any());
-    let pb = selecting.into_iter().next()?;
+    let playbooks = ctx.playbooks.state();
+    let in_namespace = playbooks
+        .iter()
+        .map(|pb| pb.as_ref())
+        .filter(|pb| pb.metadata.namespace.as_deref() == Some(namespace.as_str()));
+    let pb = crate::api::first_selecting(in_namespace, TargetKind::Deployment, labels)?;
     let rollout = pb.spec.detection.as_ref()?.rollout_health.as_ref()?;
     let window = parse_duration(&rollout.unavailable_for).ok()?;
     Some((pb.name_any(), chrono::Duration::from_std(window).ok()?))

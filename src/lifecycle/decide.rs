@@ -76,7 +76,8 @@ pub struct Decision {
 
 const WAIT: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_secs(15);
-const NOW: Duration = Duration::from_millis(50);
+/// A requeue this short means "go on at once": the driver runs the next pass without waiting.
+pub const IMMEDIATELY: Duration = Duration::from_millis(50);
 /// How long validation waits for a mitigation's rollout to converge before measuring anyway.
 const SETTLE_LIMIT: chrono::Duration = chrono::Duration::seconds(120);
 
@@ -126,14 +127,14 @@ pub fn decide(inp: &Inputs) -> Decision {
         }
         st.phase = Some(Phase::Detected);
         record(&mut st, now, "Detected", message);
-        return done(st, Next::Nothing, NOW);
+        return done(st, Next::Nothing, IMMEDIATELY);
     };
     if phase.is_closed() {
         return done(st, Next::Nothing, Duration::ZERO);
     }
     if phase == Phase::Detected {
         set_phase(&mut st, Phase::Triaging, now, "reading the target's health signals");
-        return done(st, Next::Nothing, NOW);
+        return done(st, Next::Nothing, IMMEDIATELY);
     }
 
     let (Some(signals), Some(verdict)) = (inp.signals, inp.verdict) else {
@@ -249,7 +250,7 @@ pub fn decide(inp: &Inputs) -> Decision {
                 now,
                 &format!("following Playbook {pb_name}: {}", names.join(" → ")),
             );
-            done(st, evidence_next, NOW)
+            done(st, evidence_next, IMMEDIATELY)
         }
         Phase::Mitigating | Phase::AwaitingApproval => {
             let decision = next_step(&mut st, inp);
@@ -280,9 +281,9 @@ pub fn decide(inp: &Inputs) -> Decision {
                 return done(st, evidence_next, Duration::from_secs(1));
             }
             if due <= now {
-                return done(st, Next::Measure, NOW);
+                return done(st, Next::Measure, IMMEDIATELY);
             }
-            let wait = (due - now).to_std().unwrap_or(NOW);
+            let wait = (due - now).to_std().unwrap_or(IMMEDIATELY);
             done(st, evidence_next, wait)
         }
         _ => done(st, Next::Nothing, IDLE),
@@ -453,14 +454,14 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
     let step = st.steps[index].clone();
     if step.state == StepState::Running {
         return if step.intent.is_some() {
-            (NOW, Next::ResumeStep(index))
+            (IMMEDIATELY, Next::ResumeStep(index))
         } else {
-            (NOW, Next::StartStep(index))
+            (IMMEDIATELY, Next::StartStep(index))
         };
     }
     if let Some(retry) = step.retry_after {
         if retry > now {
-            return ((retry - now).to_std().unwrap_or(NOW), Next::Nothing);
+            return ((retry - now).to_std().unwrap_or(IMMEDIATELY), Next::Nothing);
         }
     }
     let policy = inp.playbook.safety_policy();
@@ -547,7 +548,7 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             return (WAIT, Next::Nothing);
         }
     }
-    (NOW, Next::StartStep(index))
+    (IMMEDIATELY, Next::StartStep(index))
 }
 
 fn approval_message(step: &StepStatus) -> String {

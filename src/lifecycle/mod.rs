@@ -10,7 +10,7 @@ pub mod sources;
 mod steps;
 mod validating;
 
-pub use decide::{decide, Decision, Inputs, Next, OtherIncident, PlaybookLookup};
+pub use decide::{decide, Decision, Inputs, Next, OtherIncident, PlaybookLookup, IMMEDIATELY};
 pub use safety::{approval_required, SafetyPolicy};
 pub use steps::{step_failed, step_reverted, step_started, step_succeeded};
 pub use validating::{
