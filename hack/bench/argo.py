@@ -32,20 +32,13 @@ def crds_dir():
     return os.path.join(json.loads(out)["Dir"], "manifests", "crds")
 
 
-def rollouts_yaml(count):
-    docs = []
-    for i in range(count):
-        name = f"app-{i:04d}"
-        docs.append(json.dumps({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-            "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "progressDeadlineSeconds": DEADLINE_SECONDS, "progressDeadlineAbort": True,
-                     "strategy": {"canary": {"maxSurge": 1, "maxUnavailable": 0}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": f"shop/{name}:v1"}]}}},
-        }))
-    return "\n---\n".join(docs)
+def rollout(name):
+    """The benchmark's Deployment as a canary Rollout that aborts at its progress deadline."""
+    doc = run.deployment(name)
+    doc["apiVersion"], doc["kind"] = "argoproj.io/v1alpha1", "Rollout"
+    doc["spec"].update({"progressDeadlineSeconds": DEADLINE_SECONDS, "progressDeadlineAbort": True,
+                        "strategy": {"canary": {"maxSurge": 1, "maxUnavailable": 0}}})
+    return doc
 
 
 class Controller:
@@ -96,7 +89,7 @@ def latency(n, failing, settle_seconds=10):
             run.kubectl("apply", "--server-side", "-f", os.path.join(crds, name))
     run.fresh_namespace(ns)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(rollouts_yaml(n))
+        f.write(run.deployments_yaml(n, "app", rollout))
     controller = Controller(ns, f"/tmp/argo-rollouts-bench-{n}.log")
     try:
         run.kubectl("apply", "-n", ns, "-f", f.name)

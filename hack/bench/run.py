@@ -59,19 +59,20 @@ def fresh_namespace(name):
     kubectl("create", "namespace", name)
 
 
-def deployments_yaml(count, prefix):
-    docs = []
-    for i in range(count):
-        name = f"{prefix}-{i:04d}"
-        docs.append(json.dumps({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "app", "image": f"shop/{name}:v1"}]}}},
-        }))
-    return "\n---\n".join(docs)
+def deployment(name):
+    """One replica of shop/NAME:v1, labelled for the benchmark's Playbook."""
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": f"shop/{name}:v1"}]}}},
+    }
+
+
+def deployments_yaml(count, prefix, make=deployment):
+    return "\n---\n".join(json.dumps(make(f"{prefix}-{i:04d}")) for i in range(count))
 
 
 PLAYBOOK = {

@@ -443,17 +443,7 @@ async fn restore_rds_waits_for_approval_then_restores_the_newest_snapshot_and_cu
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(db_status(c, &new_id).await, None, "nothing is restored before approval");
 
-    let (ok, _, err) = kubectl(
-        &[
-            "annotate",
-            "-n",
-            &ns.name,
-            "incident/orders-down",
-            "dontpanic.dev/approved=true",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
+    approve(&ns, "orders-down");
     let st = wait_phase(&ns, "orders-down", Phase::Resolved, Duration::from_secs(90)).await;
     let text = timeline_text(&st);
     let details = step_details(&st);

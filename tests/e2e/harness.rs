@@ -90,6 +90,21 @@ pub fn kubectl_path() -> String {
 }
 
 /// Runs kubectl as a user would, against the testbed.
+/// Approves an Incident's waiting step the way a person does: `kubectl annotate`.
+pub fn approve(ns: &TestNamespace, incident: &str) {
+    let (ok, _, err) = kubectl(
+        &[
+            "annotate",
+            "-n",
+            &ns.name,
+            &format!("incident/{incident}"),
+            "dontpanic.dev/approved=true",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+}
+
 pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut cmd = Command::new(kubectl_path());
     cmd.args(args)

@@ -109,17 +109,7 @@ async fn approval_mode_waits_for_the_annotation_then_proceeds() {
     assert_eq!(st.steps[0].state, StepState::AwaitingApproval);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(revisions(&ns).await, vec![1, 2], "nothing happens before approval");
-    let (ok, _, err) = kubectl(
-        &[
-            "annotate",
-            "-n",
-            &ns.name,
-            "incident/checkout-500",
-            "dontpanic.dev/approved=true",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
+    approve(&ns, "checkout-500");
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     assert!(
         timeline_text(&st).contains("approved by annotation"),

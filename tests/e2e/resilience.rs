@@ -74,17 +74,7 @@ async fn an_api_server_restart_during_a_mitigation_is_survived() {
         .status()
         .unwrap();
     assert!(status.success(), "the API server did not come back");
-    let (ok, _, err) = kubectl(
-        &[
-            "annotate",
-            "-n",
-            &ns.name,
-            "incident/checkout-500",
-            "dontpanic.dev/approved=true",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
+    approve(&ns, "checkout-500");
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(120)).await;
     assert_eq!(st.steps[0].state, StepState::Succeeded);
     assert_eq!(revisions(&ns).await, vec![2, 3]);
