@@ -3,6 +3,8 @@
 SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/dontpanic/target
 export CARGO_TERM_COLOR ?= never
+# Test builds carry the crash points the crash-safety tests use; release builds do not.
+TEST_FEATURES := --features failpoints
 REPO_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 TESTBED_ENV = eval "$$(REPO_ROOT=$(REPO_ROOT) bash hack/testbed/env.sh)"
 
@@ -12,7 +14,7 @@ include hack/testbed/testbed.mk
 
 ## build: the operator binary and the test binaries
 build:
-	cargo build --locked --bins --tests
+	cargo build --locked --bins --tests $(TEST_FEATURES)
 
 ## install-plugin: install `kubectl dontpanic` (report, timeline, list, approve) into ~/.cargo/bin
 install-plugin:
@@ -31,6 +33,7 @@ check-crds: build
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --all-targets $(TEST_FEATURES) -- -D warnings
 	$(TESTBED_ENV) && HELM="$$TESTBED_HELM" bash hack/chart/test.sh
 
 ## chart-install: install the chart into the testbed (CRDs, RBAC, Deployment)
@@ -42,12 +45,12 @@ operator-identity: chart-install
 	$(TESTBED_ENV) && bash hack/operator/identity.sh
 
 test-unit: build
-	cargo test --locked --lib --bins --test fuzz_parsers
+	cargo test --locked $(TEST_FEATURES) --lib --bins --test fuzz_parsers
 
 test-e2e: build operator-identity
 	$(TESTBED_ENV) && export DONTPANIC_OPERATOR_KUBECONFIG="$$TESTBED_DIR/operator.kubeconfig" && \
-		cargo test --locked --test e2e -- --test-threads=$${E2E_THREADS:-4} && \
-		cargo test --locked --test e2e -- --ignored --test-threads=1
+		cargo test --locked $(TEST_FEATURES) --test e2e -- --test-threads=$${E2E_THREADS:-4} && \
+		cargo test --locked $(TEST_FEATURES) --test e2e -- --ignored --test-threads=1
 
 ## test: unit tests, CRD freshness, lint, the testbed's own tests, and end-to-end tests
 test: build check-crds test-unit lint testbed-up

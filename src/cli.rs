@@ -127,16 +127,44 @@ pub struct RunArgs {
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,
-    /// Testing only: die by SIGKILL right after a step's intent is recorded, to prove restarts
-    /// resume without repeating a mutation.
+    #[cfg(feature = "failpoints")]
+    #[command(flatten)]
+    pub failpoints: FailpointArgs,
+}
+
+/// Crash points for crash-safety tests (only in builds with the `failpoints` feature).
+#[cfg(feature = "failpoints")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct FailpointArgs {
+    /// Die by SIGKILL right after a step's intent is recorded, to prove restarts resume
+    /// without repeating a mutation.
     #[arg(long, hide = true, env = "DONTPANIC_EXIT_AFTER_INTENT")]
     pub exit_after_intent: bool,
-    /// Testing only: die by SIGKILL right after an Incident enters this phase (Triaging,
-    /// Validating, ...).
+    /// Die by SIGKILL right after a revert's intent is recorded.
+    #[arg(long, hide = true)]
+    pub exit_after_revert_intent: bool,
+    /// Die by SIGKILL right after an Incident enters this phase (Triaging, Validating, ...).
     #[arg(long, hide = true, value_parser = parse_phase)]
     pub exit_at_phase: Option<crate::api::Phase>,
 }
 
+#[cfg(feature = "failpoints")]
+impl FailpointArgs {
+    pub fn armed(&self) -> crate::failpoint::Failpoints {
+        use crate::failpoint::Point;
+        let mut points = Vec::new();
+        if self.exit_after_intent {
+            points.push(Point::AfterIntent);
+        }
+        if self.exit_after_revert_intent {
+            points.push(Point::AfterRevertIntent);
+        }
+        points.extend(self.exit_at_phase.map(Point::EnteredPhase));
+        crate::failpoint::Failpoints::armed(points)
+    }
+}
+
+#[cfg(feature = "failpoints")]
 fn parse_phase(text: &str) -> Result<crate::api::Phase, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("unknown phase {text:?}"))
 }

@@ -41,8 +41,10 @@ async fn main() -> anyhow::Result<()> {
                 aws_endpoint_url: args.aws_endpoint_url,
                 max_concurrent_mitigations: args.max_concurrent_mitigations.max(1),
                 incident_workers: args.incident_workers,
-                exit_after_intent: args.exit_after_intent,
-                exit_at_phase: args.exit_at_phase,
+                #[cfg(feature = "failpoints")]
+                failpoints: args.failpoints.armed(),
+                #[cfg(not(feature = "failpoints"))]
+                failpoints: Default::default(),
                 review_period: args.review_period,
                 webhook_token_secret: args.webhook_token_secret,
             };

@@ -199,6 +199,10 @@ pub struct IncidentStatus {
     /// Another open Incident on the same target that is handling it; this one does not act.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_to: Option<String>,
+    /// The release the Incident was triaged on, and that its steps are planned from. A change
+    /// to it (someone shipped, rolled back or scaled) is recorded and the plan is made again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_state: Option<TargetState>,
     /// The newest timeline entries, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelineEntry>,
@@ -437,6 +441,65 @@ pub struct StepStatus {
     /// change a mitigation under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<StepSpec>,
+    /// Undoing the step's change after its validation failed: intent before, result after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert: Option<RevertStatus>,
+}
+
+/// Where undoing a step stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RevertState {
+    /// The revert intent is recorded; the revert runs (again, idempotently) on the next pass.
+    Running,
+    /// A transient failure; retried after `retryAfter`.
+    Pending,
+    Succeeded,
+    /// Given up: the target stays as the step left it, and a human is paged.
+    Failed,
+}
+
+/// The undoing of one step, under the same intent protocol as the step itself.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevertStatus {
+    pub state: RevertState,
+    /// How often the revert was attempted.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The change the revert makes (the step's change, reversed), recorded before it runs.
+    pub intent: Change,
+    /// When the latest attempt started.
+    pub started_at: DateTime<Utc>,
+    /// When the revert ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When a failed attempt may be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<DateTime<Utc>>,
+    /// What the revert reported, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The release of a workload at one moment: what a plan is made from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetState {
+    /// The revision (deployment.kubernetes.io/revision) of the pod template in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// The pod-template-hash of the ReplicaSet running that template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_hash: Option<String>,
+    /// The template's images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// The desired replica count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// The field manager that last wrote the spec (who shipped or changed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<String>,
 }
 
 impl StepStatus {
@@ -455,6 +518,7 @@ impl StepStatus {
             retry_after: None,
             reverted: false,
             spec,
+            revert: None,
         }
     }
 }
@@ -498,6 +562,15 @@ pub struct Change {
     pub details: BTreeMap<String, String>,
 }
 
+/// The annotation rollout detection puts on an open Incident when its target fails again.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DetectedAgain {
+    /// One key per distinct failure (the failing revision); a new key is a new entry.
+    pub key: String,
+    pub time: DateTime<Utc>,
+    pub message: String,
+}
+
 /// One line of the written record.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct TimelineEntry {
@@ -539,6 +612,17 @@ pub struct Postmortem {
     pub due_by: DateTime<Utc>,
 }
 
+/// The verdict of one measurement, of one check, or of a whole validation.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AnalysisVerdict {
+    Successful,
+    Failed,
+    Inconclusive,
+    Error,
+    #[default]
+    Running,
+}
+
 /// Progress of recovery validation.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -550,8 +634,8 @@ pub struct ValidationStatus {
     /// When the next measurement is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_measurement_at: Option<DateTime<Utc>>,
-    /// Successful, Failed, Inconclusive or Running.
-    pub verdict: String,
+    /// The overall verdict so far.
+    pub verdict: AnalysisVerdict,
     /// Each check's progress.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckStatus>,
@@ -563,8 +647,8 @@ pub struct ValidationStatus {
 pub struct CheckStatus {
     /// The check's name from the Playbook.
     pub name: String,
-    /// Successful, Failed, Inconclusive, Error or Running.
-    pub phase: String,
+    /// The check's verdict so far.
+    pub phase: AnalysisVerdict,
     /// Measurements taken.
     #[serde(default)]
     pub count: u32,
@@ -597,8 +681,8 @@ pub struct CheckStatus {
 pub struct Measurement {
     /// When it was measured.
     pub time: DateTime<Utc>,
-    /// Successful, Failed, Inconclusive or Error.
-    pub verdict: String,
+    /// The measurement's verdict.
+    pub verdict: AnalysisVerdict,
     /// The measured value, as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,

@@ -7,6 +7,9 @@ mod status;
 pub use status::FIELD_MANAGER;
 
 use crate::api::{Incident, Playbook};
+use crate::lifecycle::claims::{ClaimTable, Claimant};
+use crate::lifecycle::effects::ClaimResult;
+use crate::lifecycle::OtherIncident;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use kube::runtime::events::{Recorder, Reporter};
@@ -25,10 +28,8 @@ pub struct Settings {
     pub max_concurrent_mitigations: usize,
     /// Incidents reconciled at once.
     pub incident_workers: u16,
-    /// Die by SIGKILL right after a step's intent is recorded (crash-safety testing only).
-    pub exit_after_intent: bool,
-    /// Die by SIGKILL right after a status write moves an Incident into this phase (testing only).
-    pub exit_at_phase: Option<crate::api::Phase>,
+    /// Crash points for crash-safety tests; none in a release build.
+    pub failpoints: crate::failpoint::Failpoints,
     /// Time from resolution until the post-incident review is due.
     pub review_period: std::time::Duration,
     /// The Secret key holding the Alertmanager webhook's bearer token.
@@ -43,8 +44,7 @@ impl Default for Settings {
             aws_endpoint_url: None,
             max_concurrent_mitigations: 5,
             incident_workers: 16,
-            exit_after_intent: false,
-            exit_at_phase: None,
+            failpoints: Default::default(),
             review_period: crate::lifecycle::DEFAULT_REVIEW_PERIOD,
             webhook_token_secret: None,
         }
@@ -68,6 +68,8 @@ pub struct Context {
     pub aws: crate::aws::Aws,
     /// Delivers notifications in the background and hands failures back.
     pub notifier: Notifier,
+    /// Who may act on which target, and how many act at once.
+    claims: std::sync::Mutex<ClaimTable>,
 }
 
 impl Context {
@@ -99,7 +101,21 @@ impl Context {
             playbooks,
             warning_events,
             notifier,
+            claims: Default::default(),
         }
+    }
+
+    /// Claims a target and a mitigation slot for an Incident about to act. Every worker claims
+    /// through this one lock, so the limit holds exactly however many reconcile at once.
+    pub fn claim(&self, me: &Claimant, others: &[OtherIncident], now: chrono::DateTime<chrono::Utc>) -> ClaimResult {
+        let mut table = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.claim(me, others, self.settings.max_concurrent_mitigations, now)
+    }
+
+    /// Frees a closed Incident's claim.
+    pub fn release_claim(&self, uid: &str) {
+        let mut table = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        table.release(uid);
     }
 }
 

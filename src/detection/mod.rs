@@ -8,8 +8,9 @@ pub mod controller;
 mod health;
 mod open;
 
+pub use crate::api::DetectedAgain;
 pub use health::{health, Health};
-pub use open::{decide_open, incident_name, open_incident_for, DetectedAgain, OpenOutcome};
+pub use open::{decide_open, incident_name, open_incident_for, OpenOutcome};
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,8 @@
 //! What to do about a failing rollout given the Incidents already open: pure.
 
-use crate::api::{Incident, Phase, TargetKind};
+use crate::api::{DetectedAgain, Incident, Phase, TargetKind};
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;
-use serde::{Deserialize, Serialize};
 
 /// The deterministic name of the Incident for a failing revision of a Deployment.
 pub fn incident_name(deployment: &str, revision: i64) -> String {
@@ -27,15 +26,6 @@ pub fn open_incident_for<'a>(
         .filter(|i| !i.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_closed))
         .min_by_key(|i| (i.metadata.creation_timestamp.clone().map(|t| t.0), i.name_any()))
         .map(|i| i.as_ref())
-}
-
-/// The annotation rollout detection puts on an open Incident when its target fails again.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct DetectedAgain {
-    /// One key per distinct failure (the failing revision); a new key is a new entry.
-    pub key: String,
-    pub time: DateTime<Utc>,
-    pub message: String,
 }
 
 /// What detection does about a failure.

@@ -1,9 +1,13 @@
 //! One reconcile's decision: the status to write and what to do next.
 
+use super::effects::ClaimResult;
+use super::revert::{revert_due, revert_started};
 use super::safety::{approval_required, approved, SafetyPolicy};
-use super::{escalate, set_phase};
+use super::steps::replan_or_escalate;
+use super::{escalate, resolve_without_action, set_phase};
 use crate::api::{
-    set_condition, Incident, IncidentStatus, Phase, Playbook, Severity, StepSpec, StepState, StepStatus, TargetKind,
+    set_condition, Incident, IncidentSource, IncidentStatus, Phase, Playbook, RevertState, Severity, StepSpec,
+    StepState, StepStatus, TargetKind,
 };
 use crate::duration::format_duration;
 use crate::timeline::{last_says, record};
@@ -24,6 +28,7 @@ pub enum PlaybookLookup {
 /// What the lifecycle needs to know about another Incident.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtherIncident {
+    pub uid: String,
     pub namespace: String,
     pub name: String,
     pub target_kind: TargetKind,
@@ -32,7 +37,8 @@ pub struct OtherIncident {
     pub created: DateTime<Utc>,
     /// When its last real (not dry-run) mutating step finished successfully.
     pub last_mutation_at: Option<DateTime<Utc>>,
-    /// It has a step running or is validating one.
+    /// It is open and has started a real (not dry-run) step: it holds its target, whatever its
+    /// age, and one of the cluster's mitigation slots.
     pub mitigating: bool,
 }
 
@@ -63,6 +69,11 @@ pub enum Next {
     StartStep(usize),
     /// The step's intent is recorded but its result is not: apply it (idempotently).
     ResumeStep(usize),
+    /// As `ResumeStep`, but the target looks healthy now: only find out (by a dry-run) whether
+    /// the intent was applied before the restart; if not, it is dropped, never carried out.
+    ConfirmStep(usize),
+    /// The step's revert intent is recorded: undo the step (idempotently).
+    RevertStep(usize),
     /// Take the due validation measurements.
     Measure,
 }
@@ -197,6 +208,10 @@ pub fn decide(inp: &Inputs) -> Decision {
         }
     }
     let evidence_next = if gather { Next::GatherEvidence } else { Next::Nothing };
+    if st.target_state.is_none() {
+        // The release every later plan is checked against.
+        st.target_state = signals.release.clone();
+    }
 
     match phase {
         Phase::Triaging => {
@@ -312,8 +327,14 @@ fn kebab(name: &str) -> String {
     out
 }
 
+/// Whether another Incident is about the same target. Cloud targets are keyed by instance ID
+/// or DB identifier alone: the same instance named from two namespaces is one target.
 fn same_target(other: &OtherIncident, incident: &Incident) -> bool {
-    Some(&other.namespace) == incident.metadata.namespace.as_ref()
+    let cloud = matches!(
+        incident.spec.target.kind,
+        TargetKind::EC2Instance | TargetKind::RDSInstance
+    );
+    (cloud || Some(&other.namespace) == incident.metadata.namespace.as_ref())
         && other.target_kind == incident.spec.target.kind
         && other.target_name == incident.spec.target.name
 }
@@ -390,12 +411,20 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
             }
         }
     }
-    let primary = inp
-        .others
-        .iter()
-        .filter(|o| same_target(o, inp.incident) && !o.phase.is_some_and(Phase::is_closed))
-        .filter(|o| (o.created, o.name.clone()) < me)
-        .min_by_key(|o| (o.created, o.name.clone()))?;
+    let open_on_target = || {
+        inp.others
+            .iter()
+            .filter(|o| same_target(o, inp.incident) && !o.phase.is_some_and(Phase::is_closed))
+    };
+    // One that has started a step holds the target whatever its age; otherwise the oldest acts.
+    let primary = open_on_target()
+        .filter(|o| o.mitigating)
+        .min_by_key(|o| (o.created, o.name.clone()))
+        .or_else(|| {
+            open_on_target()
+                .filter(|o| (o.created, o.name.clone()) < me)
+                .min_by_key(|o| (o.created, o.name.clone()))
+        })?;
     st.linked_to = Some(primary.name.clone());
     let message = format!(
         "incident {} is already handling {}; this one follows it and does not act",
@@ -423,6 +452,25 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
 fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
     let now = inp.now;
     let generation = inp.incident.metadata.generation;
+    // A step being undone is finished first: nothing else runs while its revert is pending.
+    if let Some((index, due)) = revert_due(st, now) {
+        if !due {
+            let at = st.steps[index]
+                .revert
+                .as_ref()
+                .and_then(|r| r.retry_after)
+                .unwrap_or(now);
+            return ((at - now).to_std().unwrap_or(IMMEDIATELY), Next::Nothing);
+        }
+        if st.steps[index]
+            .revert
+            .as_ref()
+            .is_some_and(|r| r.state == RevertState::Pending)
+        {
+            revert_started(st, index, "retrying", now);
+        }
+        return (IMMEDIATELY, Next::RevertStep(index));
+    }
     let Some(index) = st.steps.iter().position(|s| {
         matches!(
             s.state,
@@ -452,17 +500,77 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
     };
     let spec = &spec;
     let step = st.steps[index].clone();
+    let failing = still_failing(inp);
     if step.state == StepState::Running {
-        return if step.intent.is_some() {
-            (IMMEDIATELY, Next::ResumeStep(index))
-        } else {
-            (IMMEDIATELY, Next::StartStep(index))
+        return match (&step.intent, &failing) {
+            (Some(_), Some(_)) => (IMMEDIATELY, Next::ResumeStep(index)),
+            (Some(_), None) => (IMMEDIATELY, Next::ConfirmStep(index)),
+            (None, _) => (IMMEDIATELY, Next::StartStep(index)),
         };
     }
     if let Some(retry) = step.retry_after {
         if retry > now {
             return ((retry - now).to_std().unwrap_or(IMMEDIATELY), Next::Nothing);
         }
+    }
+    // The plan is made from the release the Incident was triaged on: when someone shipped,
+    // rolled back or scaled since, that is recorded and the plan is made again (or the Incident
+    // resolves, when the change fixed it).
+    let scales = spec.replicas.is_some();
+    if let (Some(before), Some(current)) = (st.target_state.clone(), inp.signals.and_then(|s| s.release.as_ref())) {
+        if let Some(change) = crate::triage::release_change(&before, current, scales) {
+            record(
+                st,
+                now,
+                "TargetChanged",
+                format!(
+                    "{} changed while step {} waited: {change}",
+                    inp.incident.spec.target.display(),
+                    step.name
+                ),
+            );
+            if step.state == StepState::AwaitingApproval {
+                st.steps[index].state = StepState::Pending;
+                record(
+                    st,
+                    now,
+                    "ApprovalWithdrawn",
+                    format!(
+                        "the approval request for step {} is withdrawn: it was for a target that is no longer there",
+                        step.name
+                    ),
+                );
+            }
+            st.target_state = Some(current.clone());
+            match inp.signals.and_then(Signals::failing) {
+                None => resolve_without_action(
+                    st,
+                    now,
+                    &format!("the target changed ({change}) and is healthy now; nothing was done"),
+                    generation,
+                ),
+                Some(_) => replan_or_escalate(st, "the target changed", generation, now),
+            }
+            return (IMMEDIATELY, Next::Nothing);
+        }
+    }
+    let first_mutation = st.steps.iter().all(|s| s.started_at.is_none() || s.dry_run);
+    if first_mutation && failing.is_none() {
+        let healthy = inp
+            .signals
+            .map(|s| format!("{} of {} replicas available", s.available_replicas, s.desired_replicas))
+            .unwrap_or_default();
+        resolve_without_action(
+            st,
+            now,
+            &format!(
+                "{} is healthy at the moment of acting ({healthy}); step {} was not started",
+                inp.incident.spec.target.display(),
+                step.name
+            ),
+            generation,
+        );
+        return (Duration::ZERO, Next::Nothing);
     }
     let policy = inp.playbook.safety_policy();
     if approval_required(&policy, spec, (inp.action_requires_approval)(spec)) {
@@ -529,26 +637,29 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
         }
         let busy = inp.others.iter().filter(|o| o.mitigating).count();
         if busy >= inp.max_concurrent_mitigations {
-            let message = format!(
-                "{busy} incidents are mitigating already, the cluster-wide limit is {}; waiting for one to finish",
-                inp.max_concurrent_mitigations
-            );
-            if !last_says(st, "Waiting", &message) {
-                record(st, now, "Waiting", message.clone());
-            }
-            set_condition(
-                &mut st.conditions,
-                "Mitigated",
-                false,
-                "ConcurrencyLimit",
-                &message,
-                generation,
-                now,
-            );
+            let at_limit = ClaimResult::AtLimit {
+                busy,
+                limit: inp.max_concurrent_mitigations,
+            };
+            super::claims::refused(st, &at_limit, generation, now);
             return (WAIT, Next::Nothing);
         }
     }
     (IMMEDIATELY, Next::StartStep(index))
+}
+
+/// Why the Incident still needs acting on, or None when its target is healthy. A person's
+/// Incident, or a firing alert's, stands until its target is seen failing no more only when
+/// cluster signals can see that failure; otherwise the person or the alert is believed.
+fn still_failing(inp: &Inputs) -> Option<String> {
+    if let Some(reason) = inp.signals.and_then(Signals::failing) {
+        return Some(reason);
+    }
+    match inp.incident.spec.source {
+        IncidentSource::HealthCheck => None,
+        IncidentSource::Manual => Some("opened by a person".into()),
+        IncidentSource::Alertmanager => Some("its alert is still firing".into()),
+    }
 }
 
 fn approval_message(step: &StepStatus) -> String {

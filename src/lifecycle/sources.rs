@@ -3,9 +3,8 @@
 
 use super::set_phase;
 use crate::api::{
-    set_condition, Incident, IncidentStatus, Phase, ALERT_RESOLVED_ANNOTATION, DETECTED_AGAIN_ANNOTATION,
+    set_condition, DetectedAgain, Incident, IncidentStatus, Phase, ALERT_RESOLVED_ANNOTATION, DETECTED_AGAIN_ANNOTATION,
 };
-use crate::detection::DetectedAgain;
 use crate::timeline::record;
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;

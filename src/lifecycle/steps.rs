@@ -3,7 +3,7 @@
 use super::validating::start_validation;
 use super::{escalate, set_phase};
 use crate::api::{set_condition, Change, IncidentStatus, Phase, StepState, ValidationSpec};
-use crate::mitigation::{ActionError, Outcome};
+use crate::lifecycle::model::{ActionError, Drift, Outcome};
 use crate::timeline::record;
 use chrono::{DateTime, Utc};
 
@@ -103,6 +103,9 @@ pub fn step_succeeded(
         return;
     }
     st.times.get_or_insert_with(Default::default).mitigated_at = Some(now);
+    // The release is now the one this step made: later steps are checked against that, taken
+    // at the next observation.
+    st.target_state = None;
     set_condition(
         &mut st.conditions,
         "Mitigated",
@@ -174,29 +177,66 @@ pub fn step_failed(
     advance_or_escalate(st, &format!("step {name} failed: {}", error.message()), generation, now);
 }
 
-/// Records that a step's change was undone after its validation failed.
-pub fn step_reverted(
+/// Records that the target was no longer in the state the step was planned from: nothing was
+/// sent, and the attempt does not count. What follows is [`replan_or_escalate`].
+pub fn step_drifted(st: &mut IncidentStatus, index: usize, drift: &Drift, generation: Option<i64>, now: DateTime<Utc>) {
+    let step = &mut st.steps[index];
+    let name = step.name.clone();
+    step.state = StepState::Pending;
+    step.attempts = step.attempts.saturating_sub(1);
+    step.intent = None;
+    step.started_at = None;
+    step.retry_after = None;
+    step.message = Some(format!("not applied: the target changed since the plan: {drift}"));
+    st.last_step = Some(format!("{name} (Pending)"));
+    record(
+        st,
+        now,
+        "TargetChanged",
+        format!("step {name} was not applied, the target changed since it was planned: {drift}"),
+    );
+    replan_or_escalate(st, &format!("the target changed before step {name}"), generation, now);
+}
+
+/// Records that a step recorded before a restart had not been applied and that the target is
+/// healthy now: its intent is dropped rather than carried out on a target that no longer needs it.
+pub fn step_abandoned(
     st: &mut IncidentStatus,
     index: usize,
-    result: Result<&Outcome, &ActionError>,
+    healthy: &str,
+    generation: Option<i64>,
     now: DateTime<Utc>,
 ) {
-    let name = st.steps[index].name.clone();
-    match result {
-        Ok(outcome) => {
-            st.steps[index].reverted = true;
-            record(st, now, "StepReverted", format!("step {name}: {}", outcome.message));
-        }
-        Err(error) => {
-            st.steps[index].reverted = true;
-            record(
-                st,
-                now,
-                "RevertFailed",
-                format!("step {name} could not be reverted: {}", error.message()),
-            );
-        }
+    let step = &mut st.steps[index];
+    let name = step.name.clone();
+    step.state = StepState::Skipped;
+    step.finished_at = Some(now);
+    step.message = Some(format!("not applied: the target recovered before it ran ({healthy})"));
+    st.last_step = Some(format!("{name} (Skipped)"));
+    super::resolve_without_action(
+        st,
+        now,
+        &format!("the target recovered before step {name} was applied ({healthy}); its intent was dropped"),
+        generation,
+    );
+}
+
+/// After someone else changed the target: before this Incident changed anything, it is triaged
+/// and planned again from the target as it is now; after it did, two actors are at work and a
+/// human decides.
+pub(crate) fn replan_or_escalate(st: &mut IncidentStatus, why: &str, generation: Option<i64>, now: DateTime<Utc>) {
+    let mutated = st.steps.iter().any(|s| s.state == StepState::Succeeded && !s.dry_run);
+    if mutated {
+        escalate(
+            st,
+            now,
+            &format!("{why}, after this Incident had changed it too; not acting on a target someone else is changing"),
+            generation,
+        );
+        return;
     }
+    st.target_state = None;
+    set_phase(st, Phase::Triaging, now, &format!("{why}; triaging again"));
 }
 
 /// After a step ends without recovery: the next step runs, or the Incident escalates.

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::api::{Change, Incident, SafetyMode, Severity, StepState};
-use crate::mitigation::{ActionError, Outcome};
+use crate::lifecycle::analysis::{MeasurementResult, Verdict as M};
+use crate::lifecycle::model::{ActionError, Outcome};
 use crate::triage::{classify, workload_signals, Signals, Verdict};
-use crate::validation::analysis::{MeasurementResult, Verdict as M};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 fn fixture<T: serde::de::DeserializeOwned>(name: &str) -> T {
@@ -232,10 +232,10 @@ fn the_review_period_is_configurable() {
     let mut st = crate::api::IncidentStatus {
         validation: Some(crate::api::ValidationStatus {
             started_at: t(0),
-            verdict: "Running".into(),
+            verdict: crate::api::AnalysisVerdict::Running,
             checks: vec![crate::api::CheckStatus {
                 name: "available".into(),
-                phase: "Running".into(),
+                phase: crate::api::AnalysisVerdict::Running,
                 ..Default::default()
             }],
             ..Default::default()
@@ -302,11 +302,31 @@ fn failed_validation_runs_the_next_step_then_escalates_and_asks_for_revert() {
         "x",
         t(8),
     );
-    step_succeeded(&mut st, 1, &outcome("scaled"), v, Some(1), t(9));
+    let scaled = Outcome {
+        change: st.steps[1].intent.clone().unwrap(),
+        ..outcome("scaled")
+    };
+    step_succeeded(&mut st, 1, &scaled, v, Some(1), t(9));
     assert_eq!(
         record_measurements(&mut st, v, &bad, Some(1), DEFAULT_REVIEW_PERIOD, t(10)),
         AfterMeasure::Failed { revert_step: Some(1) }
     );
+    // The revert comes first, under its own intent; what follows is decided after it.
+    assert_eq!(st.phase, Some(crate::api::Phase::Mitigating));
+    let revert = st.steps[1].revert.clone().unwrap();
+    assert_eq!(revert.state, crate::api::RevertState::Running);
+    assert_eq!(
+        (revert.intent.from_replicas, revert.intent.to_replicas),
+        (Some(6), Some(3))
+    );
+    w.incident.status = Some(st.clone());
+    assert_eq!(
+        w.decide(t(11)).next,
+        Next::RevertStep(1),
+        "a restart resumes the revert"
+    );
+    revert_finished(&mut st, 1, Ok(&outcome("scaled back to 3")), Some(1), t(12));
+    assert!(st.steps[1].reverted);
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
     assert!(st
         .timeline
@@ -363,6 +383,7 @@ fn dry_run_records_every_step_and_changes_nothing() {
 
 fn other(name: &str, created: i64, phase: crate::api::Phase) -> OtherIncident {
     OtherIncident {
+        uid: format!("uid-{name}"),
         namespace: "shop".into(),
         name: name.into(),
         target_kind: crate::api::TargetKind::Deployment,
@@ -462,4 +483,144 @@ fn the_timeline_is_bounded() {
     assert_eq!(st.timeline.len(), crate::timeline::STATUS_TIMELINE_CAP);
     assert_eq!(st.timeline_dropped, 70);
     assert_eq!(st.timeline[0].message, "70");
+}
+
+fn ship(w: &mut World, revision: i64, image: &str) {
+    let release = w.signals.release.get_or_insert_with(Default::default);
+    release.revision = Some(revision);
+    release.template_hash = Some(format!("hash-{revision}"));
+    release.images = vec![image.into()];
+    release.changed_by = Some("kubectl-client-side-apply".into());
+}
+
+fn heal(w: &mut World) {
+    let s = &mut w.signals;
+    s.crash_looping_pods = 0;
+    s.not_ready_pods = 0;
+    s.available_replicas = s.desired_replicas;
+    s.unavailable_replicas = 0;
+    s.new_replica_set_failing = false;
+    s.ready_endpoints = s.total_endpoints;
+}
+
+#[test]
+fn a_fix_shipped_while_approval_waits_resolves_instead_of_being_rolled_back() {
+    let mut w = world();
+    w.safety_mode(SafetyMode::Approval);
+    w.drive_to_first_step();
+    assert_eq!(w.status().phase, Some(crate::api::Phase::AwaitingApproval));
+    assert!(w.status().target_state.is_some(), "the release triaged on is on record");
+    ship(&mut w, 3, "checkout:v3");
+    heal(&mut w);
+    w.incident
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(crate::api::APPROVAL_ANNOTATION.into(), "true".into());
+    let d = w.decide(t(30));
+    assert_eq!(d.next, Next::Nothing, "approving does not roll the fix back");
+    assert_eq!(d.status.phase, Some(crate::api::Phase::Resolved));
+    let changed = d.status.timeline.iter().find(|e| e.type_ == "TargetChanged").unwrap();
+    assert!(changed.message.contains("checkout:v3"), "{}", changed.message);
+    assert!(
+        changed.message.contains("kubectl-client-side-apply"),
+        "{}",
+        changed.message
+    );
+}
+
+#[test]
+fn a_release_that_still_fails_is_planned_again_and_needs_a_new_approval() {
+    let mut w = world();
+    w.safety_mode(SafetyMode::Approval);
+    w.drive_to_first_step();
+    ship(&mut w, 3, "checkout:v3");
+    let d = w.decide(t(30));
+    assert_eq!(d.next, Next::Nothing);
+    assert_eq!(d.status.phase, Some(crate::api::Phase::Triaging));
+    assert!(d.status.timeline.iter().any(|e| e.type_ == "ApprovalWithdrawn"));
+    // Planned again from v3, the step waits for a new approval.
+    w.decide(t(31));
+    let d = w.decide(t(32));
+    assert_eq!(d.status.phase, Some(crate::api::Phase::AwaitingApproval));
+    assert_eq!(
+        d.status.target_state.as_ref().unwrap().images,
+        vec!["checkout:v3".to_string()]
+    );
+}
+
+#[test]
+fn a_target_healthy_at_the_moment_of_acting_is_left_alone() {
+    let mut w = world();
+    w.incident.spec.source = crate::api::IncidentSource::HealthCheck;
+    w.drive_to_first_step();
+    w.incident.status.as_mut().unwrap().steps[0].state = StepState::Pending;
+    heal(&mut w);
+    let d = w.decide(t(10));
+    assert_eq!(d.next, Next::Nothing);
+    assert_eq!(d.status.phase, Some(crate::api::Phase::Resolved));
+    assert!(d.status.steps.iter().all(|s| s.started_at.is_none()));
+}
+
+#[test]
+fn a_recorded_intent_on_a_healthy_target_is_only_confirmed() {
+    let mut w = world();
+    w.incident.spec.source = crate::api::IncidentSource::HealthCheck;
+    w.drive_to_first_step();
+    let mut st = w.status().clone();
+    step_started(&mut st, 0, Change::default(), false, "Deployment/checkout", t(4));
+    w.incident.status = Some(st);
+    heal(&mut w);
+    assert_eq!(w.decide(t(5)).next, Next::ConfirmStep(0));
+}
+
+#[test]
+fn a_failing_revert_is_retried_with_backoff_then_escalates() {
+    let mut w = world();
+    w.drive_to_first_step();
+    let mut st = w.status().clone();
+    let scaled = Change {
+        from_replicas: Some(3),
+        to_replicas: Some(6),
+        ..Change::default()
+    };
+    step_started(&mut st, 1, scaled, false, "x", t(4));
+    revert_started(&mut st, 1, "validation failed", t(5));
+    let timeout = ActionError::Transient("timeout".into());
+    let mut now = t(5);
+    for attempt in 1..MAX_REVERT_ATTEMPTS {
+        revert_finished(&mut st, 1, Err(&timeout), Some(1), now);
+        let retry = st.steps[1].revert.as_ref().unwrap().retry_after.unwrap();
+        assert!(retry > now, "attempt {attempt} backs off");
+        w.incident.status = Some(st.clone());
+        assert_eq!(w.decide(now).next, Next::Nothing, "waits for the backoff");
+        now = retry;
+        let d = w.decide(now);
+        assert_eq!(d.next, Next::RevertStep(1));
+        st = d.status;
+        assert_eq!(st.steps[1].revert.as_ref().unwrap().attempts, attempt + 1);
+    }
+    revert_finished(&mut st, 1, Err(&timeout), Some(1), now);
+    assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
+    assert_eq!(
+        st.steps[1].revert.as_ref().unwrap().state,
+        crate::api::RevertState::Failed
+    );
+}
+
+#[test]
+fn a_revert_the_target_changed_under_is_not_forced() {
+    let mut w = world();
+    w.drive_to_first_step();
+    let mut st = w.status().clone();
+    step_started(&mut st, 1, Change::default(), false, "x", t(4));
+    revert_started(&mut st, 1, "validation failed", t(5));
+    let drift = ActionError::Drifted(crate::lifecycle::model::Drift {
+        message: "replicas 6 → 9".into(),
+        field_manager: Some("hpa".into()),
+    });
+    revert_finished(&mut st, 1, Err(&drift), Some(1), t(6));
+    assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
+    assert!(!st.steps[1].reverted);
+    assert!(st.timeline.last().unwrap().message.contains("replicas 6 → 9"));
 }

@@ -4,11 +4,14 @@ use super::set_phase;
 use super::steps::advance_or_escalate;
 use crate::api::{set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus};
 use crate::duration::parse_duration;
+use crate::lifecycle::analysis::{self, Limits, MeasurementResult, Verdict};
 use crate::timeline::record;
-use crate::validation::analysis::{self, Limits, MeasurementResult, Verdict};
 use chrono::{DateTime, Utc};
 
 pub const DEFAULT_INTERVAL_SECS: i64 = 5;
+/// The name of the check a target gets when its Playbook names none: for every kind it asks
+/// whether the target is available.
+pub const DEFAULT_CHECK: &str = "available";
 /// "Give them time (at least a couple of days)."
 pub const DEFAULT_REVIEW_PERIOD_HOURS: i64 = 48;
 /// The review period when none is configured.
@@ -18,10 +21,7 @@ pub const DEFAULT_REVIEW_PERIOD: std::time::Duration =
 fn checks_of(spec: Option<&ValidationSpec>) -> Vec<String> {
     match spec.map(|s| &s.checks) {
         Some(checks) if !checks.is_empty() => checks.iter().map(|c| c.name.clone()).collect(),
-        _ => crate::validation::default_checks()
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
+        _ => vec![DEFAULT_CHECK.to_string()],
     }
 }
 
@@ -36,12 +36,12 @@ pub fn start_validation(st: &mut IncidentStatus, step_index: usize, spec: Option
         after_step: step_index as u32,
         started_at: now,
         next_measurement_at: Some(now + delay),
-        verdict: Verdict::Running.as_str().to_string(),
+        verdict: Verdict::Running,
         checks: checks_of(spec)
             .into_iter()
             .map(|name| CheckStatus {
                 name,
-                phase: Verdict::Running.as_str().to_string(),
+                phase: Verdict::Running,
                 ..CheckStatus::default()
             })
             .collect(),
@@ -86,7 +86,7 @@ pub fn record_measurements(
         let Some((_, result)) = results.iter().find(|(name, _)| *name == check.name) else {
             continue;
         };
-        let before = Verdict::parse(&check.phase);
+        let before = check.phase;
         let verdict = analysis::record(check, result, &limits, now);
         if !before.is_final() && verdict.is_final() {
             finished_now.push((
@@ -119,13 +119,13 @@ pub fn record_measurements(
         );
     }
     let overall = analysis::overall(&validation.checks);
-    validation.verdict = overall.as_str().to_string();
+    validation.verdict = overall;
     validation.next_measurement_at = (!overall.is_final()).then_some(now + interval);
     let step_index = validation.after_step as usize;
     let summary: Vec<String> = validation
         .checks
         .iter()
-        .map(|c| format!("{} {}", c.name, c.phase))
+        .map(|c| format!("{} {}", c.name, c.phase.as_str()))
         .collect();
     st.validation = Some(validation);
     match overall {
@@ -172,7 +172,12 @@ pub fn record_measurements(
                 .filter(|s| !s.reverted && !s.dry_run)
                 .and_then(|s| s.spec.as_ref())
                 .is_some_and(|s| s.revert_on_failure == Some(true));
-            advance_or_escalate(st, &reason, generation, now);
+            if revert {
+                // The step is undone first; what comes after is decided when the revert ends.
+                super::revert::revert_started(st, step_index, &reason, now);
+            } else {
+                advance_or_escalate(st, &reason, generation, now);
+            }
             AfterMeasure::Failed {
                 revert_step: revert.then_some(step_index),
             }

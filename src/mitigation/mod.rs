@@ -10,6 +10,7 @@ mod scale;
 mod wait;
 
 use crate::api::{Change, IncidentTarget, SafetySpec, StepSpec, TargetKind};
+pub use crate::lifecycle::model::{ActionError, Drift, Outcome};
 use async_trait::async_trait;
 use kube::Client;
 
@@ -36,41 +37,6 @@ pub struct ActionContext<'a> {
     pub dry_run: bool,
 }
 
-/// Why an action did not do its job.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActionError {
-    /// The action will not run, for a reason a human must look at (nothing to roll back to,
-    /// parameters out of bounds). Never retried.
-    Refused(String),
-    /// A permanent API error (not found, forbidden, invalid). Never retried.
-    Permanent(String),
-    /// A transient error (timeouts, conflicts, throttling). Retried up to `maxAttempts`.
-    Transient(String),
-}
-
-impl ActionError {
-    pub fn message(&self) -> &str {
-        match self {
-            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m,
-        }
-    }
-
-    pub fn retryable(&self) -> bool {
-        matches!(self, ActionError::Transient(_))
-    }
-
-    /// Classifies a Kubernetes API error.
-    pub fn from_kube(what: &str, err: kube::Error) -> Self {
-        match &err {
-            kube::Error::Api(status) if matches!(status.code, 409 | 429 | 500 | 502 | 503 | 504) => {
-                ActionError::Transient(format!("{what}: {err}"))
-            }
-            kube::Error::Api(_) => ActionError::Permanent(format!("{what}: {err}")),
-            _ => ActionError::Transient(format!("{what}: {err}")),
-        }
-    }
-}
-
 /// The `Change.details` key naming what replaced the target (a new instance ID, a restored DB
 /// identifier); triage and validation look at the replacement after such a step.
 pub const REPLACEMENT_DETAIL: &str = "replacement";
@@ -82,16 +48,6 @@ pub(crate) fn intent_detail<'a>(intent: &'a Change, key: &str) -> Result<&'a str
         .get(key)
         .map(String::as_str)
         .ok_or_else(|| ActionError::Permanent(format!("the recorded intent has no {key}")))
-}
-
-/// What an applied action reports.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub message: String,
-    /// The change was already in place (a restart after the intent was recorded); nothing was sent.
-    pub already_applied: bool,
-    /// The change as applied, with any facts learned while applying.
-    pub change: Change,
 }
 
 /// A mitigation action. `plan` reads and decides; `apply` makes the change idempotently.

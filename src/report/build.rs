@@ -240,14 +240,14 @@ pub fn build(incident: &Incident, archived: &[TimelineEntry]) -> Report {
         .collect();
 
     let validation = status.validation.as_ref().map(|v| ValidationFacts {
-        verdict: v.verdict.clone(),
+        verdict: v.verdict,
         started_at: v.started_at,
         checks: v
             .checks
             .iter()
             .map(|c| CheckFacts {
                 name: c.name.clone(),
-                verdict: c.phase.clone(),
+                verdict: c.phase,
                 measurements: c.count,
                 successful: c.successful,
                 failed: c.failed,

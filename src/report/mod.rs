@@ -176,7 +176,7 @@ pub struct StepFacts {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationFacts {
-    pub verdict: String,
+    pub verdict: crate::api::AnalysisVerdict,
     pub started_at: DateTime<Utc>,
     pub checks: Vec<CheckFacts>,
 }
@@ -185,7 +185,7 @@ pub struct ValidationFacts {
 #[serde(rename_all = "camelCase")]
 pub struct CheckFacts {
     pub name: String,
-    pub verdict: String,
+    pub verdict: crate::api::AnalysisVerdict,
     pub measurements: u32,
     pub successful: u32,
     pub failed: u32,

@@ -42,6 +42,8 @@ pub struct Signals {
     pub server_down: bool,
     /// For cloud targets: a one-line state, e.g. "instance stopped" or "DB status failed".
     pub server_state: Option<String>,
+    /// The release the workload runs now (Kubernetes targets only).
+    pub release: Option<crate::api::TargetState>,
 }
 
 impl Signals {
@@ -55,6 +57,39 @@ impl Signals {
             .max(self.desired_replicas - self.available_replicas)
             .max(0);
         f64::from(unavailable) / f64::from(self.desired_replicas)
+    }
+
+    /// Why the target is failing right now, or None when nothing a user would notice is wrong.
+    /// Warning events alone do not count: they outlive the failure they report.
+    pub fn failing(&self) -> Option<String> {
+        if !self.target_found {
+            return Some(self.server_state.clone().unwrap_or_else(|| "target not found".into()));
+        }
+        if self.server_down {
+            return Some(self.server_state.clone().unwrap_or_else(|| "server down".into()));
+        }
+        let unavailable = (self.desired_replicas - self.available_replicas)
+            .max(self.unavailable_replicas)
+            .max(0);
+        if unavailable > 0 {
+            return Some(format!("{unavailable}/{} replicas unavailable", self.desired_replicas));
+        }
+        if self.failing_pods() > 0 {
+            return Some(format!("{} pod(s) failing", self.failing_pods()));
+        }
+        if self.new_replica_set_failing {
+            return Some("the new ReplicaSet of the rollout is failing".into());
+        }
+        if self.progress_deadline_exceeded {
+            return Some("the rollout exceeded its progress deadline".into());
+        }
+        if self.services > 0 && self.ready_endpoints == 0 && self.desired_replicas > 0 {
+            return Some(format!("0/{} endpoints ready", self.total_endpoints));
+        }
+        if !self.metrics_off.is_empty() {
+            return Some(format!("signals off: {}", self.metrics_off.join(", ")));
+        }
+        None
     }
 
     /// Pods failing in a way a user would notice.

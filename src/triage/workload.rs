@@ -63,6 +63,7 @@ pub fn workload_signals(obs: &WorkloadObservation) -> Signals {
     }
     s.warning_events = obs.warning_events.len() as i32;
     s.new_replica_set_failing = new_replica_set_failing(obs);
+    s.release = super::release::release_of(obs);
     s
 }
 

@@ -1,7 +1,7 @@
 //! Recovery validation: providers behind [`MetricProvider`], one file each, and the analysis
 //! that turns measurements into a verdict.
 
-pub mod analysis;
+pub use crate::lifecycle::analysis;
 mod aws;
 mod http;
 mod kubernetes;
@@ -68,7 +68,7 @@ pub fn provider_for(check: &CheckSpec) -> Result<Box<dyn MetricProvider + '_>, S
 /// The check used when a Playbook validates nothing itself: the target is available.
 pub fn default_checks() -> Vec<CheckSpec> {
     vec![CheckSpec {
-        name: "available".to_string(),
+        name: crate::lifecycle::DEFAULT_CHECK.to_string(),
         kubernetes: Some(KubernetesCheck {
             available: Some(true),
             min_ready_endpoints: None,
@@ -84,7 +84,7 @@ pub fn default_checks_for(kind: TargetKind) -> Vec<CheckSpec> {
     match kind {
         TargetKind::Deployment | TargetKind::StatefulSet => default_checks(),
         TargetKind::EC2Instance | TargetKind::RDSInstance => vec![CheckSpec {
-            name: "available".to_string(),
+            name: crate::lifecycle::DEFAULT_CHECK.to_string(),
             aws: Some(AwsCheck { available: Some(true) }),
             ..CheckSpec::default()
         }],

@@ -7,6 +7,7 @@ mod detection;
 mod foundation;
 mod harness;
 mod lifecycle;
+mod never_worse;
 mod observability;
 mod report;
 mod resilience;

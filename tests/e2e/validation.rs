@@ -37,7 +37,7 @@ async fn a_rollback_is_resolved_once_the_error_ratio_is_healthy() {
     set_signal("demo_error_ratio", &[("service", &service)], 0.01).await;
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     let validation = st.validation.clone().unwrap();
-    assert_eq!(validation.verdict, "Successful");
+    assert_eq!(validation.verdict, dontpanic::api::AnalysisVerdict::Successful);
     let rate = validation.checks.iter().find(|c| c.name == "error-rate").unwrap();
     assert!(rate.successful >= 1 && !rate.measurements.is_empty(), "{rate:?}");
     assert!(
@@ -104,7 +104,7 @@ async fn no_data_is_inconclusive_and_never_success() {
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(90)).await;
     let check = &st.validation.as_ref().unwrap().checks[0];
-    assert_eq!(check.phase, "Inconclusive");
+    assert_eq!(check.phase, dontpanic::api::AnalysisVerdict::Inconclusive);
     assert_eq!(check.inconclusive, 2, "inconclusiveLimit 1 tolerates one: {check:?}");
     assert_eq!(check.successful, 0);
     assert!(check

@@ -8,15 +8,8 @@ pub const MEASUREMENTS_KEPT: usize = 5;
 pub const DEFAULT_COUNT: u32 = 3;
 pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: u32 = 4;
 
-/// The verdict of one measurement or of a whole analysis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Successful,
-    Failed,
-    Inconclusive,
-    Error,
-    Running,
-}
+/// The verdict of one measurement or of a whole analysis (a status enum of the CRD).
+pub use crate::api::AnalysisVerdict as Verdict;
 
 impl Verdict {
     pub fn as_str(self) -> &'static str {
@@ -29,6 +22,7 @@ impl Verdict {
         }
     }
 
+    #[cfg(test)]
     pub fn parse(text: &str) -> Verdict {
         match text {
             "Successful" => Verdict::Successful,
@@ -41,6 +35,12 @@ impl Verdict {
 
     pub fn is_final(self) -> bool {
         self != Verdict::Running
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -76,8 +76,8 @@ impl Limits {
 
 /// Adds a measurement to a check and returns the check's verdict so far.
 pub fn record(check: &mut CheckStatus, result: &MeasurementResult, limits: &Limits, now: DateTime<Utc>) -> Verdict {
-    if Verdict::parse(&check.phase).is_final() {
-        return Verdict::parse(&check.phase);
+    if check.phase.is_final() {
+        return check.phase;
     }
     check.count += 1;
     match result.verdict {
@@ -104,7 +104,7 @@ pub fn record(check: &mut CheckStatus, result: &MeasurementResult, limits: &Limi
     }
     check.measurements.push(Measurement {
         time: now,
-        verdict: result.verdict.as_str().to_string(),
+        verdict: result.verdict,
         value: result.value.clone(),
         message: result.message.clone(),
     });
@@ -113,7 +113,7 @@ pub fn record(check: &mut CheckStatus, result: &MeasurementResult, limits: &Limi
         check.measurements.drain(..excess);
     }
     let verdict = check_verdict(check, limits);
-    check.phase = verdict.as_str().to_string();
+    check.phase = verdict;
     verdict
 }
 
@@ -151,7 +151,7 @@ fn check_verdict(check: &CheckStatus, limits: &Limits) -> Verdict {
 /// The overall verdict: any failure fails, any error errs, any inconclusive is inconclusive,
 /// and success needs every check.
 pub fn overall(checks: &[CheckStatus]) -> Verdict {
-    let verdicts: Vec<Verdict> = checks.iter().map(|c| Verdict::parse(&c.phase)).collect();
+    let verdicts: Vec<Verdict> = checks.iter().map(|c| c.phase).collect();
     if verdicts.contains(&Verdict::Failed) {
         Verdict::Failed
     } else if verdicts.contains(&Verdict::Error) {
@@ -190,7 +190,7 @@ mod tests {
     fn run(l: Limits, seq: &[Verdict]) -> Verdict {
         let mut check = CheckStatus {
             name: "c".into(),
-            phase: "Running".into(),
+            phase: Verdict::Running,
             ..CheckStatus::default()
         };
         let mut last = Verdict::Running;
@@ -251,7 +251,7 @@ mod tests {
     fn keeps_only_the_newest_measurements() {
         let mut check = CheckStatus {
             name: "c".into(),
-            phase: "Running".into(),
+            phase: Verdict::Running,
             ..CheckStatus::default()
         };
         let l = limits(20, 20, 0, None);
@@ -266,7 +266,7 @@ mod tests {
     fn overall_needs_every_check() {
         let c = |p: &str| CheckStatus {
             name: "x".into(),
-            phase: p.into(),
+            phase: Verdict::parse(p),
             ..CheckStatus::default()
         };
         assert_eq!(overall(&[c("Successful"), c("Running")]), Running);
