@@ -5,6 +5,7 @@ mod deployment;
 mod ec2_relaunch;
 mod rds_restore;
 mod restart;
+pub mod revisions;
 mod rollback;
 mod scale;
 mod wait;
@@ -36,22 +37,46 @@ pub struct ActionContext<'a> {
     pub dry_run: bool,
 }
 
+/// The target is no longer in the state the step's intent was planned from: someone (or
+/// something) changed it in between.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}{}", by_whom(.field_manager.as_deref()))]
+pub struct Drift {
+    /// What changed, old → new (revision and images, replicas, instance or DB state).
+    pub message: String,
+    /// Who changed it, from the object's managedFields, when the API records that.
+    pub field_manager: Option<String>,
+}
+
+fn by_whom(field_manager: Option<&str>) -> String {
+    field_manager.map(|m| format!(" (changed by {m})")).unwrap_or_default()
+}
+
 /// Why an action did not do its job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ActionError {
     /// The action will not run, for a reason a human must look at (nothing to roll back to,
     /// parameters out of bounds). Never retried.
+    #[error("{0}")]
     Refused(String),
     /// A permanent API error (not found, forbidden, invalid). Never retried.
+    #[error("{0}")]
     Permanent(String),
     /// A transient error (timeouts, conflicts, throttling). Retried up to `maxAttempts`.
+    #[error("{0}")]
     Transient(String),
+    /// The target drifted from the intent's from-state, so the action did not act. Retrying the
+    /// same intent cannot help: the world it was planned for is gone, so the Incident must look
+    /// at the target again.
+    #[error("not acting: {0}")]
+    Drifted(Drift),
 }
 
 impl ActionError {
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m,
+            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m.into(),
+            ActionError::Drifted(_) => self.to_string().into(),
         }
     }
 

@@ -10,4 +10,5 @@ mod lifecycle;
 mod observability;
 mod report;
 mod resilience;
+mod rollback_safety;
 mod validation;
