@@ -45,6 +45,16 @@ fn annotation(rs: &ReplicaSet, key: &str) -> Option<String> {
     rs.metadata.annotations.as_ref()?.get(key).cloned()
 }
 
+/// Asserts that the ReplicaSet is marked known bad by `incident` of the test's namespace.
+fn assert_known_bad_by(ns: &TestNamespace, rs: &ReplicaSet, incident: &str) {
+    let mark = annotation(rs, KNOWN_BAD_ANNOTATION).unwrap_or_default();
+    assert!(
+        mark.starts_with(&format!("{}/{incident} at ", ns.name)),
+        "{:?} marked known bad by {incident}: {mark:?}",
+        rs.metadata.name
+    );
+}
+
 /// Waits until the operator has recorded v1's ReplicaSet as healthy: proof it watches the
 /// Deployment before anything goes wrong.
 async fn wait_v1_recorded_healthy(ns: &TestNamespace) {
@@ -74,11 +84,7 @@ async fn v2_rolled_back_by_a_first_incident(ns: &TestNamespace) {
     assert_eq!(change.to_images, vec!["shop/checkout:v1"], "{}", timeline_text(&st));
     wait_available(ns, "checkout", 3, "shop/checkout:v1").await;
     let v2 = replica_set_of(ns, "shop/checkout:v2").await.expect("v2's ReplicaSet");
-    let mark = annotation(&v2, KNOWN_BAD_ANNOTATION).unwrap_or_default();
-    assert!(
-        mark.starts_with(&format!("{}/first at ", ns.name)),
-        "v2 marked known bad: {mark:?}"
-    );
+    assert_known_bad_by(ns, &v2, "first");
 }
 
 #[tokio::test]
@@ -120,10 +126,8 @@ async fn a_second_rollback_skips_the_known_bad_release_for_the_last_healthy_one(
     let v3 = replica_set_of(&ns, "shop/checkout:v3").await.unwrap();
     assert_eq!(annotation(&v1, KNOWN_BAD_ANNOTATION), None);
     assert!(annotation(&v1, HEALTHY_AT_ANNOTATION).is_some());
-    let first = annotation(&v2, KNOWN_BAD_ANNOTATION).unwrap_or_default();
-    assert!(first.starts_with(&format!("{}/first at ", ns.name)), "{first}");
-    let second = annotation(&v3, KNOWN_BAD_ANNOTATION).unwrap_or_default();
-    assert!(second.starts_with(&format!("{}/second at ", ns.name)), "{second}");
+    assert_known_bad_by(&ns, &v2, "first");
+    assert_known_bad_by(&ns, &v3, "second");
     assert!(
         revision_of(&v1.metadata) > revision_of(&v3.metadata),
         "v1 is the newest revision again"
@@ -256,13 +260,6 @@ async fn a_scale_planned_before_someone_else_scaled_does_not_override_them() {
         "the step says what changed and who changed it: {message}"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let replicas = ns
-        .api::<Deployment>()
-        .get("checkout")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .replicas;
+    let replicas = spec_replicas(&ns, "checkout").await;
     assert_eq!(replicas, Some(3), "the person's newer change stands:\n{text}");
 }
