@@ -9,6 +9,14 @@ use kube::Client;
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// `kubectl rollout` records the reason for a change here.
 pub const CHANGE_CAUSE_ANNOTATION: &str = "kubernetes.io/change-cause";
+/// On a ReplicaSet an Incident rolled back from: `<incident namespace>/<name> at <RFC 3339 time>`.
+/// Rollbacks never choose it again.
+pub const KNOWN_BAD_ANNOTATION: &str = "dontpanic.dev/known-bad";
+/// On a ReplicaSet the operator saw fully rolled out and available: the RFC 3339 time it saw
+/// that. A rollback may choose it after it was scaled down.
+pub const HEALTHY_AT_ANNOTATION: &str = "dontpanic.dev/healthy-at";
+/// The label the Deployment controller gives each ReplicaSet, from its pod template.
+pub const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
 /// An optional build number on a pod template (annotation or label).
 pub const BUILD_KEYS: [&str; 2] = ["dontpanic.dev/build", "app.kubernetes.io/version"];
 
@@ -142,6 +150,36 @@ pub fn template_build(template: &k8s_openapi::api::core::v1::PodTemplateSpec) ->
     })
 }
 
+/// The field manager that last wrote the field at `path` (such as `["spec", "replicas"]`), from
+/// `metadata.managedFields`: among the entries whose fieldsV1 hold the path or a field under it,
+/// the one with the latest time.
+///
+/// Entry times have one-second resolution, and an entry's time moves whenever its manager
+/// writes any of its fields. So `own_manager` (the caller itself) wins only when it is strictly
+/// newer than every other writer of the path: when another writer ties with it, that other
+/// writer is the likelier author of a change the caller did not make.
+pub fn last_writer(meta: &ObjectMeta, path: &[&str], own_manager: &str) -> Option<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .fields_v1
+                .as_ref()
+                .is_some_and(|fields| holds_path(&fields.0, path))
+        })
+        .filter_map(|entry| Some((entry.time.as_ref().map(|t| t.0), entry.manager.clone()?)))
+        .max_by_key(|(time, manager)| (*time, manager != own_manager))
+        .map(|(_, manager)| manager)
+}
+
+/// Whether a fieldsV1 tree (`{"f:spec": {"f:replicas": {}}}`) holds `path`.
+fn holds_path(fields: &serde_json::Value, path: &[&str]) -> bool {
+    path.iter()
+        .try_fold(fields, |node, field| node.get(format!("f:{field}")))
+        .is_some()
+}
+
 /// An Api over one namespace, or over all when `namespace` is None.
 pub fn api_for<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -153,5 +191,67 @@ where
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn meta(entries: serde_json::Value) -> ObjectMeta {
+        serde_json::from_value(json!({"name": "web", "managedFields": entries})).unwrap()
+    }
+
+    fn entry(manager: &str, time: &str, fields: serde_json::Value) -> serde_json::Value {
+        json!({"manager": manager, "operation": "Update", "apiVersion": "apps/v1", "time": time,
+               "fieldsType": "FieldsV1", "fieldsV1": fields})
+    }
+
+    #[test]
+    fn the_latest_writer_of_the_path_is_found() {
+        let m = meta(json!([
+            entry(
+                "kubectl-create",
+                "2026-01-01T10:00:00Z",
+                json!({"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {}}}})
+            ),
+            entry(
+                "kube-controller-manager",
+                "2026-01-01T10:05:00Z",
+                json!({"f:metadata": {"f:annotations": {}}})
+            ),
+            entry("kubectl", "2026-01-01T10:03:00Z", json!({"f:spec": {"f:replicas": {}}})),
+        ]));
+        assert_eq!(
+            last_writer(&m, &["spec", "replicas"], "dontpanic").as_deref(),
+            Some("kubectl")
+        );
+        assert_eq!(
+            last_writer(&m, &["spec", "template"], "dontpanic").as_deref(),
+            Some("kubectl-create")
+        );
+        assert_eq!(last_writer(&m, &["spec", "paused"], "dontpanic"), None);
+    }
+
+    #[test]
+    fn the_caller_itself_wins_only_when_strictly_newer() {
+        let fields = json!({"f:spec": {"f:replicas": {}}});
+        let tie = meta(json!([
+            entry("dontpanic", "2026-01-01T10:00:00Z", fields.clone()),
+            entry("hpa", "2026-01-01T10:00:00Z", fields.clone()),
+        ]));
+        assert_eq!(
+            last_writer(&tie, &["spec", "replicas"], "dontpanic").as_deref(),
+            Some("hpa")
+        );
+        let newer = meta(json!([
+            entry("dontpanic", "2026-01-01T10:00:01Z", fields.clone()),
+            entry("hpa", "2026-01-01T10:00:00Z", fields),
+        ]));
+        assert_eq!(
+            last_writer(&newer, &["spec", "replicas"], "dontpanic").as_deref(),
+            Some("dontpanic")
+        );
     }
 }

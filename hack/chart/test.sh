@@ -106,6 +106,9 @@ for f in "$D" "$W" "$A"; do
   check "[$v] leader-election Lease access in the release namespace" has 'resources: \["leases"\]' < <(docs Role "$f" ops)
   check "[$v] RoleBinding in the release namespace" test "$(count RoleBinding "$f" ops)" -ge 1
   check "[$v] ClusterRole grants nodes get/list" has 'resources: \["nodes"\]' < <(docs ClusterRole "$f")
+  check "[$v] replicasets may be patched (revision annotations), statefulsets only read" \
+    test "$(grep -A1 -E 'resources: \["(replicasets|statefulsets)"\]' "$f" | sed -n 's/^ *verbs: //p' | sort -u | tr '\n' ' ')" \
+    = '["get", "list", "watch", "patch"] ["get", "list", "watch"] '
 done
 check "[default] only one Role mentions secrets" test "$(docs Role "$D" | grep -c 'secrets')" -eq 1
 check "[default] ClusterRole holds the namespaced rules" has 'resources: \["incidents"\]' < <(docs ClusterRole "$D")

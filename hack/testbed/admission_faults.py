@@ -7,12 +7,12 @@ operator copes when the API server answers a write with an error such as 409 Con
   admission_faults.py --port 9443 --cert webhook-serving.crt --key webhook-serving.key \\
       --refuse 1,3,5 --code 409 --resource incidents --record requests.jsonl
 
-Admission requests for --resource are numbered from 1 in the order they arrive. The ones
-listed in --refuse are denied with the given HTTP status code; every other one is allowed.
-Requests for other resources are always allowed (n is null): a test writes one to learn that
-the API server calls the webhook. Each request is
-appended to --record as one JSON line: n, operation, resource, subResource, namespace, name,
-refused. Only the standard library is used.
+Admission requests for --resource (sent with --field-manager, when given) are numbered from 1
+in the order they arrive. The ones listed in --refuse are denied with the given HTTP status
+code; every other one is allowed. Other requests are always allowed (n is null): a test writes
+one to learn that the API server calls the webhook. Each request is appended to --record as one
+JSON line: n, operation, resource, subResource, namespace, name, fieldManager, refused. Only
+the standard library is used.
 """
 
 import argparse
@@ -21,12 +21,13 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-REASONS = {409: "Conflict", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+REASONS = {409: "Conflict", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
 class Faults:
-    def __init__(self, resource, refuse, code, record):
+    def __init__(self, resource, field_manager, refuse, code, record):
         self.resource = resource
+        self.field_manager = field_manager
         self.refuse = refuse
         self.code = code
         self.record = record
@@ -35,9 +36,10 @@ class Faults:
 
     def review(self, request):
         resource = (request.get("resource") or {}).get("resource")
+        field_manager = (request.get("options") or {}).get("fieldManager")
         with self.lock:
             n = None
-            if self.resource in (None, resource):
+            if self.resource in (None, resource) and self.field_manager in (None, field_manager):
                 self.count += 1
                 n = self.count
             refused = n in self.refuse
@@ -49,6 +51,7 @@ class Faults:
                     "subResource": request.get("subResource", ""),
                     "namespace": request.get("namespace"),
                     "name": request.get("name"),
+                    "fieldManager": field_manager,
                     "refused": refused,
                 }) + "\n")
         response = {"uid": request.get("uid", ""), "allowed": not refused}
@@ -103,10 +106,11 @@ def main():
     parser.add_argument("--refuse", default="", help="request numbers to refuse, comma-separated")
     parser.add_argument("--code", type=int, default=409)
     parser.add_argument("--resource", help="number and refuse only requests for this resource")
+    parser.add_argument("--field-manager", help="number and refuse only writes sent with this field manager")
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
     refuse = {int(n) for n in args.refuse.split(",") if n.strip()}
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(Faults(args.resource, refuse, args.code, args.record)))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(Faults(args.resource, args.field_manager, refuse, args.code, args.record)))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
     server.socket = context.wrap_socket(server.socket, server_side=True)

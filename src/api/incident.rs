@@ -545,6 +545,10 @@ pub struct Change {
     /// The build number after the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_build: Option<String>,
+    /// The pod-template-hash of the ReplicaSet running the Deployment's template when the change
+    /// was planned; the change is made only while that is still so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_template_hash: Option<String>,
     /// The pod-template-hash of the ReplicaSet a rollback restores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_template_hash: Option<String>,

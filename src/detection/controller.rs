@@ -1,13 +1,14 @@
 //! The event-driven end of rollout detection: a Controller over Deployments, woken by their
-//! ReplicaSets and pods, that opens Incidents. It requeues only to re-check one Deployment's
+//! ReplicaSets and pods, that opens Incidents and records completed rollouts as healthy. It requeues only to re-check one Deployment's
 //! `unavailableFor` deadline.
 
-use super::{decide_open, health, incident_name, open_incident_for, Health, OpenOutcome};
+use super::{decide_open, health, healthy_record_due, incident_name, open_incident_for, Health, OpenOutcome};
 use crate::api::{
     Incident, IncidentSource, IncidentSpec, IncidentTarget, Playbook, TargetKind, DETECTED_AGAIN_ANNOTATION,
 };
+use crate::controller::FIELD_MANAGER;
 use crate::duration::parse_duration;
-use crate::kubeutil::api_for;
+use crate::kubeutil::{api_for, HEALTHY_AT_ANNOTATION};
 use crate::metrics::Metrics;
 use chrono::Utc;
 use futures::StreamExt;
@@ -104,8 +105,9 @@ fn error_policy(deployment: Arc<Deployment>, error: &Error, _ctx: Arc<DetectionC
 }
 
 /// The first Playbook (by name) in the namespace that selects the Deployment, as the
-/// Incident controller would choose it, when it asks for rollout health detection.
-fn detecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option<(String, chrono::Duration)> {
+/// Incident controller would choose it, with its rollout-health window when it asks for
+/// detection.
+fn selecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option<(String, Option<chrono::Duration>)> {
     let namespace = deployment.namespace().unwrap_or_default();
     let labels = deployment.labels();
     let playbooks = ctx.playbooks.state();
@@ -114,9 +116,39 @@ fn detecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option
         .map(|pb| pb.as_ref())
         .filter(|pb| pb.metadata.namespace.as_deref() == Some(namespace.as_str()));
     let pb = crate::api::first_selecting(in_namespace, TargetKind::Deployment, labels)?;
-    let rollout = pb.spec.detection.as_ref()?.rollout_health.as_ref()?;
-    let window = parse_duration(&rollout.unavailable_for).ok()?;
-    Some((pb.name_any(), chrono::Duration::from_std(window).ok()?))
+    let window = pb
+        .spec
+        .detection
+        .as_ref()
+        .and_then(|d| d.rollout_health.as_ref())
+        .and_then(|r| parse_duration(&r.unavailable_for).ok())
+        .and_then(|w| chrono::Duration::from_std(w).ok());
+    Some((pb.name_any(), window))
+}
+
+/// Records the Deployment's current ReplicaSet as healthy once its rollout is complete (see
+/// [`healthy_record_due`]). The record only widens what a later rollback may choose, so a
+/// failure to write it is logged and does not hold up detection.
+async fn record_healthy(ctx: &DetectionContext, deployment: &Deployment, replica_sets: &[ReplicaSet]) {
+    let Some(name) = healthy_record_due(deployment, replica_sets) else {
+        return;
+    };
+    let namespace = deployment.namespace().unwrap_or_default();
+    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let patch = json!({"metadata": {"annotations": {HEALTHY_AT_ANNOTATION: at}}});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    match Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace)
+        .patch(&name, &params, &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(replica_set = %name, deployment = %deployment.name_any(), "rollout complete; revision recorded as healthy")
+        }
+        Err(error) => tracing::warn!(replica_set = %name, %error, "could not record the revision as healthy"),
+    }
 }
 
 async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> Result<Action, Error> {
@@ -128,7 +160,7 @@ async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> R
 }
 
 async fn check(deployment: &Deployment, ctx: &DetectionContext) -> Result<Action, Error> {
-    let Some((playbook, window)) = detecting_playbook(ctx, deployment) else {
+    let Some((playbook, window)) = selecting_playbook(ctx, deployment) else {
         return Ok(Action::await_change());
     };
     let namespace = deployment.namespace().unwrap_or_default();
@@ -144,8 +176,13 @@ async fn check(deployment: &Deployment, ctx: &DetectionContext) -> Result<Action
     let params = ListParams::default().labels(&selector).match_any();
     let replica_sets_api = Api::<ReplicaSet>::namespaced(ctx.client.clone(), &namespace);
     let pods_api = Api::<Pod>::namespaced(ctx.client.clone(), &namespace);
+    let Some(window) = window else {
+        record_healthy(ctx, deployment, &replica_sets_api.list(&params).await?.items).await;
+        return Ok(Action::await_change());
+    };
     let (replica_sets, pods) = tokio::join!(replica_sets_api.list(&params), pods_api.list(&params));
     let (replica_sets, pods) = (replica_sets?.items, pods?.items);
+    record_healthy(ctx, deployment, &replica_sets).await;
     let now = Utc::now();
     match health(deployment, &replica_sets, &pods, window, now) {
         Health::Healthy => Ok(Action::await_change()),

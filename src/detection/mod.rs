@@ -6,10 +6,12 @@
 
 pub mod controller;
 mod health;
+mod healthy;
 mod open;
 
 pub use crate::api::DetectedAgain;
 pub use health::{health, Health};
+pub use healthy::healthy_record_due;
 pub use open::{decide_open, incident_name, open_incident_for, OpenOutcome};
 
 #[cfg(test)]

@@ -4,49 +4,46 @@
 
 use crate::api::Change;
 
-/// Why an action did not do its job. The message is what the timeline records, so it carries
-/// the context (what was being read or written) along with the API's own words.
+/// The target is no longer in the state the step's intent was planned from: someone (or
+/// something) changed it in between.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}{}", by_whom(.field_manager.as_deref()))]
+pub struct Drift {
+    /// What changed, old → new (revision and images, replicas, instance or DB state).
+    pub message: String,
+    /// Who changed it, from the object's managedFields, when the API records that.
+    pub field_manager: Option<String>,
+}
+
+fn by_whom(field_manager: Option<&str>) -> String {
+    field_manager.map(|m| format!(" (changed by {m})")).unwrap_or_default()
+}
+
+/// Why an action did not do its job.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ActionError {
     /// The action will not run, for a reason a human must look at (nothing to roll back to,
     /// parameters out of bounds). Never retried.
-    #[error("refused: {0}")]
+    #[error("{0}")]
     Refused(String),
     /// A permanent API error (not found, forbidden, invalid). Never retried.
     #[error("{0}")]
     Permanent(String),
     /// A transient error (timeouts, conflicts, throttling). Retried up to `maxAttempts`.
-    #[error("{0} (transient)")]
+    #[error("{0}")]
     Transient(String),
-    /// The target is no longer in the state the intent was planned from: someone else changed
-    /// it. Nothing was sent; the lifecycle re-triages instead of acting on a world it did not plan for.
-    #[error("the target changed since the plan: {0}")]
+    /// The target drifted from the intent's from-state, so the action did not act. Retrying the
+    /// same intent cannot help: the world it was planned for is gone, so the Incident must look
+    /// at the target again.
+    #[error("not acting: {0}")]
     Drifted(Drift),
 }
 
-/// How the target changed since the plan, and who changed it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drift {
-    /// What changed, old → new (revision and images, replicas, instance or DB state).
-    pub message: String,
-    /// The field manager that made the change, when the API says.
-    pub field_manager: Option<String>,
-}
-
-impl std::fmt::Display for Drift {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.field_manager {
-            Some(manager) => write!(f, "{} (by field manager {manager})", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
 impl ActionError {
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m,
-            ActionError::Drifted(d) => &d.message,
+            ActionError::Refused(m) | ActionError::Permanent(m) | ActionError::Transient(m) => m.into(),
+            ActionError::Drifted(_) => self.to_string().into(),
         }
     }
 

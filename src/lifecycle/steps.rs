@@ -178,7 +178,9 @@ pub fn step_failed(
 }
 
 /// Records that the target was no longer in the state the step was planned from: nothing was
-/// sent, and the attempt does not count. What follows is [`replan_or_escalate`].
+/// sent, and the attempt does not count. Someone changed the target between this step's plan
+/// and its action, so someone is acting on it right now: the Incident stops and a human decides,
+/// rather than re-planning over their change.
 pub fn step_drifted(st: &mut IncidentStatus, index: usize, drift: &Drift, generation: Option<i64>, now: DateTime<Utc>) {
     let step = &mut st.steps[index];
     let name = step.name.clone();
@@ -195,7 +197,14 @@ pub fn step_drifted(st: &mut IncidentStatus, index: usize, drift: &Drift, genera
         "TargetChanged",
         format!("step {name} was not applied, the target changed since it was planned: {drift}"),
     );
-    replan_or_escalate(st, &format!("the target changed before step {name}"), generation, now);
+    escalate(
+        st,
+        now,
+        &format!(
+            "the target changed between the plan of step {name} and its action ({drift}); someone else is acting on it"
+        ),
+        generation,
+    );
 }
 
 /// Records that a step recorded before a restart had not been applied and that the target is

@@ -2,7 +2,7 @@
 //! same launch parameters and tags, then keeps, stops or terminates the old one.
 
 use super::wait::{self, Progress};
-use super::{intent_detail, ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
+use super::{intent_detail, ActionContext, ActionError, Drift, MitigationAction, Outcome, REPLACEMENT_DETAIL};
 use crate::api::{Change, Ec2RelaunchParams, OldInstancePolicy, SafetySpec, StepSpec, TargetKind};
 use crate::aws::ec2::{self, state};
 use crate::aws::error::{from_sdk, is_dry_run_ok};
@@ -23,6 +23,30 @@ const IMAGE_NAME: &str = "imageName";
 const IMAGE_SOURCE: &str = "imageSource";
 const TOKEN: &str = "clientToken";
 const OLD_POLICY: &str = "oldInstance";
+const OLD_STATE: &str = "oldInstanceState";
+
+/// The coarse condition of an instance state: moving within one (pending → running,
+/// stopping → stopped, shutting-down → terminated) happens by itself; moving between them means
+/// someone started, stopped or replaced the instance.
+fn state_class(state: &str) -> &str {
+    match state {
+        "pending" | "running" => "running",
+        "stopping" | "stopped" => "stopped",
+        "shutting-down" | "terminated" => "terminated",
+        other => other,
+    }
+}
+
+/// The drift of the old instance since the plan recorded it in `recorded`, if any.
+fn old_instance_drift(old_id: &str, recorded: &str, now: &str) -> Option<Drift> {
+    (state_class(recorded) != state_class(now)).then(|| Drift {
+        message: format!(
+            "instance {old_id} is {now}, no longer {recorded} as when the relaunch was planned: someone acted on it since"
+        ),
+        // EC2 does not say who; CloudTrail would.
+        field_manager: None,
+    })
+}
 const SOURCE_CREATE: &str = "createImageFirst";
 
 fn params(step: &StepSpec) -> Ec2RelaunchParams {
@@ -330,7 +354,7 @@ impl MitigationAction for RelaunchEc2FromAmi {
         details.insert(IMAGE_NAME.to_string(), image_name);
         details.insert(IMAGE_SOURCE.to_string(), source);
         details.insert(OLD.to_string(), old_id);
-        details.insert("oldInstanceState".to_string(), state(&old));
+        details.insert(OLD_STATE.to_string(), state(&old));
         if let Some(t) = old.instance_type() {
             details.insert("instanceType".to_string(), t.as_str().to_string());
         }
@@ -353,6 +377,13 @@ impl MitigationAction for RelaunchEc2FromAmi {
         let old = ec2::describe(client, &old_id).await?;
         let mut change = intent.clone();
         let previous = launched_before(client, ctx).await?;
+        // Before this step launched anything, the old instance must still be as planned. Once it
+        // has, the step itself may have stopped or terminated it, so a replay does not check.
+        if let (None, Some(recorded)) = (&previous, intent.details.get(OLD_STATE)) {
+            if let Some(drift) = old_instance_drift(&old_id, recorded, &state(&old)) {
+                return Err(ActionError::Drifted(drift));
+            }
+        }
         let image_id = match (&previous, intent.details.get(IMAGE)) {
             (Some(instance), _) => instance.image_id().unwrap_or_default().to_string(),
             (None, Some(id)) => id.clone(),
@@ -448,6 +479,27 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&bad).unwrap_err().contains("ami-"));
+    }
+
+    #[test]
+    fn the_old_instance_drifts_when_someone_started_stopped_or_replaced_it() {
+        assert!(old_instance_drift("i-1", "running", "running").is_none());
+        assert!(
+            old_instance_drift("i-1", "pending", "running").is_none(),
+            "it came up by itself"
+        );
+        assert!(old_instance_drift("i-1", "stopping", "stopped").is_none());
+        let started = old_instance_drift("i-1", "stopped", "running").expect("someone started it");
+        assert!(
+            started.message.contains("i-1 is running, no longer stopped"),
+            "{}",
+            started.message
+        );
+        assert!(
+            old_instance_drift("i-1", "running", "terminated").is_some(),
+            "someone replaced it"
+        );
+        assert!(old_instance_drift("i-1", "running", "stopped").is_some());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod deployment;
 mod ec2_relaunch;
 mod rds_restore;
 mod restart;
+pub mod revisions;
 mod rollback;
 mod scale;
 mod wait;

@@ -3,7 +3,7 @@
 //! Secret or ConfigMap. The old database is never touched. Needs approval by default.
 
 use super::wait::{self, Progress};
-use super::{cutover, intent_detail, ActionContext, ActionError, MitigationAction, Outcome, REPLACEMENT_DETAIL};
+use super::{cutover, intent_detail, ActionContext, ActionError, Drift, MitigationAction, Outcome, REPLACEMENT_DETAIL};
 use crate::api::{Change, RdsRestoreParams, SafetySpec, StepSpec, TargetKind};
 use crate::aws::error::from_sdk;
 use crate::aws::names::{restored_db_identifier, INCIDENT_TAG, STEP_TAG};
@@ -25,6 +25,22 @@ const SNAPSHOT: &str = "snapshotId";
 const RESTORE_TIME: &str = "restoreTime";
 const LATEST_RESTORABLE: &str = "latestRestorableTime";
 const ENDPOINT: &str = "endpoint";
+const SOURCE_STATUS: &str = "sourceDbStatus";
+
+/// The drift of the source DB since the plan recorded its status: it was down and is
+/// available again, so someone restored, started or repaired it and a restore is no longer
+/// what the Incident needs. Other moves (available → backing-up, one down status to another)
+/// leave the restore as warranted as it was.
+fn source_drift(source: &str, recorded: &str, now: &str) -> Option<Drift> {
+    let was_down = rds::health(source, recorded).0;
+    (was_down && now == "available").then(|| Drift {
+        message: format!(
+            "DB instance {source} is available again, no longer {recorded} as when the restore was planned"
+        ),
+        // RDS does not say who; CloudTrail would.
+        field_manager: None,
+    })
+}
 
 fn params(step: &StepSpec) -> RdsRestoreParams {
     step.rds.clone().unwrap_or_default()
@@ -193,6 +209,7 @@ impl MitigationAction for RestoreRds {
         let mut details = BTreeMap::new();
         details.insert(SOURCE_DB.to_string(), ctx.target.name.clone());
         details.insert(NEW_DB.to_string(), new_id.clone());
+        details.insert(SOURCE_STATUS.to_string(), status(&source));
         if let Some(t) = p.restore_time {
             details.insert(RESTORE_TIME.to_string(), rfc3339(t));
         } else if p.latest_restorable_time == Some(true) {
@@ -276,6 +293,15 @@ impl MitigationAction for RestoreRds {
         let from = source_text(intent);
         let target = cutover_target(ctx);
         let mut change = intent.clone();
+        let existing = rds::find(client, &new_id).await?;
+        // Before this step restored anything, the source must still be as planned.
+        if let (None, Some(recorded)) = (&existing, intent.details.get(SOURCE_STATUS)) {
+            let now = rds::find(client, &source).await?.map(|db| status(&db));
+            let now = now.as_deref().unwrap_or("deleted");
+            if let Some(drift) = source_drift(&source, recorded, now) {
+                return Err(ActionError::Drifted(drift));
+            }
+        }
         // A dry-run sends nothing to RDS, and writes no Secret or ConfigMap either.
         if ctx.dry_run {
             return Ok(Outcome {
@@ -284,7 +310,6 @@ impl MitigationAction for RestoreRds {
                 change,
             });
         }
-        let existing = rds::find(client, &new_id).await?;
         if existing.is_none() {
             restore(client, ctx, intent, &new_id).await?;
         }
@@ -365,6 +390,19 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&bad_cutover).unwrap_err().contains("exactly one"));
+    }
+
+    #[test]
+    fn the_source_drifts_when_it_came_back_since_the_plan() {
+        let back = source_drift("orders", "stopped", "available").expect("someone started it");
+        assert!(
+            back.message.contains("orders is available again, no longer stopped"),
+            "{}",
+            back.message
+        );
+        assert!(source_drift("orders", "stopped", "starting").is_none());
+        assert!(source_drift("orders", "available", "backing-up").is_none());
+        assert!(source_drift("orders", "available", "available").is_none());
     }
 
     #[test]

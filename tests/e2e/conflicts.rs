@@ -15,8 +15,28 @@ use std::time::Duration;
 
 const VALIDATION: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
 
+/// Which writes the webhook numbers and may refuse.
+pub struct FaultedWrites {
+    /// The resource the numbered requests are for, such as `incidents`.
+    pub resource: &'static str,
+    /// The webhook rule that sends those writes to the webhook.
+    pub rule: Value,
+    /// Only writes sent with this field manager are numbered.
+    pub field_manager: Option<&'static str>,
+}
+
+impl FaultedWrites {
+    fn incident_status() -> FaultedWrites {
+        FaultedWrites {
+            resource: "incidents",
+            rule: json!({"apiGroups": ["dontpanic.dev"], "apiVersions": ["*"], "operations": ["UPDATE"], "resources": ["incidents/status"]}),
+            field_manager: None,
+        }
+    }
+}
+
 /// The webhook process and its registration, both removed when dropped.
-struct AdmissionFaults {
+pub struct AdmissionFaults {
     process: Child,
     name: String,
     record: PathBuf,
@@ -25,15 +45,25 @@ struct AdmissionFaults {
 impl AdmissionFaults {
     /// Refuses the listed Incident status writes (numbered from 1) in namespace `ns` with `code`.
     async fn start(ns: &TestNamespace, refuse: &[u32], code: u16) -> AdmissionFaults {
+        AdmissionFaults::start_for(ns, FaultedWrites::incident_status(), refuse, code).await
+    }
+
+    /// Refuses the listed writes of `writes` (numbered from 1) in namespace `ns` with `code`.
+    pub async fn start_for(ns: &TestNamespace, writes: FaultedWrites, refuse: &[u32], code: u16) -> AdmissionFaults {
         let pki = PathBuf::from(env("TESTBED_DIR")).join("pki");
         let port = free_port();
         let record = std::env::temp_dir().join(format!("{}-admission.jsonl", ns.name));
         let _ = std::fs::remove_file(&record);
         let refuse: Vec<String> = refuse.iter().map(u32::to_string).collect();
-        let process = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(repo().join("hack/testbed/admission_faults.py"))
             .args(["--port", &port.to_string(), "--code", &code.to_string()])
-            .args(["--refuse", &refuse.join(","), "--resource", "incidents"])
+            .args(["--refuse", &refuse.join(","), "--resource", writes.resource]);
+        if let Some(manager) = writes.field_manager {
+            command.args(["--field-manager", manager]);
+        }
+        let process = command
             .arg("--cert")
             .arg(pki.join("webhook-serving.crt"))
             .arg("--key")
@@ -54,7 +84,7 @@ impl AdmissionFaults {
                     "caBundle": k8s_openapi::ByteString(ca),
                 },
                 "rules": [
-                    {"apiGroups": ["dontpanic.dev"], "apiVersions": ["*"], "operations": ["UPDATE"], "resources": ["incidents/status"]},
+                    writes.rule,
                     {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]},
                 ],
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns.name}},
@@ -93,7 +123,7 @@ impl AdmissionFaults {
     }
 
     /// Every admission request seen so far.
-    fn requests(&self) -> Vec<Value> {
+    pub fn requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.record)
             .unwrap_or_default()
             .lines()

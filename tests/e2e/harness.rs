@@ -463,6 +463,11 @@ pub async fn grant_secret_read(ns: &TestNamespace) {
         .expect("role binding created");
 }
 
+/// The replica count a Deployment's spec asks for.
+pub async fn spec_replicas(ns: &TestNamespace, name: &str) -> Option<i32> {
+    ns.api::<Deployment>().get(name).await.unwrap().spec?.replicas
+}
+
 /// The revision numbers of the namespace's ReplicaSets, sorted: a rollback turns [1, 2] into [2, 3].
 pub async fn revisions(ns: &TestNamespace) -> Vec<i64> {
     let mut revs: Vec<i64> = ns

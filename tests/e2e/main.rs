@@ -11,4 +11,5 @@ mod never_worse;
 mod observability;
 mod report;
 mod resilience;
+mod rollback_safety;
 mod validation;

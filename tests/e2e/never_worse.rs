@@ -149,6 +149,17 @@ async fn a_crash_right_after_a_revert_intent_reverts_once() {
     let failing_validation =
         "{interval: 1s, count: 2, failureLimit: 0, checks: [{name: available, kubernetes: {available: true}}]}";
     bad_release_with_playbook(&ns, &playbook("auto", steps, failing_validation)).await;
+    // Validation waits for a rollout to settle unless it is past its progress deadline, which a
+    // crash-looping release soon is with a short one.
+    ns.api::<Deployment>()
+        .patch(
+            "checkout",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"progressDeadlineSeconds": 3}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let generation_before = ns
         .api::<Deployment>()
         .get("checkout")

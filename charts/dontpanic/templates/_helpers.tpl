@@ -98,8 +98,12 @@ by a Role in .Values.watchNamespace when set.
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "patch"]
+# patch on replicasets: the known-bad and healthy-at annotations rollbacks choose by.
 - apiGroups: ["apps"]
-  resources: ["replicasets", "statefulsets"]
+  resources: ["replicasets"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
   verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: ["pods"]
