@@ -4,6 +4,7 @@
 //! Detected → Triaging → Mitigating (⇄ AwaitingApproval) → Validating → Resolved, or
 //! Escalated when no step is left, or Failed when nothing can be done at all.
 
+pub mod approval;
 mod decide;
 mod safety;
 pub mod sources;

@@ -14,7 +14,7 @@ pub fn playbook(mode: &str, steps: &str, validation: &str) -> String {
     )
 }
 
-const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
+pub const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
 
 pub fn incident(name: &str, target: &str) -> String {
     format!(
