@@ -218,6 +218,12 @@ mod tests {
         st.timeline.iter().filter(|e| e.type_ == type_).count()
     }
 
+    /// Lets step `index` start waiting and returns its request's token.
+    fn wait(st: &mut IncidentStatus, index: usize, at: DateTime<Utc>) -> String {
+        assert_eq!(gate(st, index, &incident(&[]), at), Gate::Waiting);
+        st.steps[index].approval.as_ref().unwrap().token.clone()
+    }
+
     fn approved_with(token: &str, by: &str) -> Incident {
         incident(&[(APPROVAL_ANNOTATION, token), (APPROVED_BY_ANNOTATION, by)])
     }
@@ -275,8 +281,7 @@ mod tests {
     #[test]
     fn the_token_approves_and_the_approver_is_recorded() {
         let mut st = two_steps();
-        gate(&mut st, 0, &incident(&[]), t(0));
-        let token = st.steps[0].approval.as_ref().unwrap().token.clone();
+        let token = wait(&mut st, 0, t(0));
         assert_eq!(gate(&mut st, 0, &approved_with(&token, "alice"), t(30)), Gate::Open);
         let request = st.steps[0].approval.as_ref().unwrap();
         assert_eq!(request.approved_by.as_deref(), Some("alice"));
@@ -295,8 +300,7 @@ mod tests {
     #[test]
     fn the_token_without_an_approver_approves_nothing() {
         let mut st = two_steps();
-        gate(&mut st, 0, &incident(&[]), t(0));
-        let token = st.steps[0].approval.as_ref().unwrap().token.clone();
+        let token = wait(&mut st, 0, t(0));
         let anonymous = incident(&[(APPROVAL_ANNOTATION, &token)]);
         assert_eq!(gate(&mut st, 0, &anonymous, t(5)), Gate::Waiting);
         assert_eq!(gate(&mut st, 0, &approved_with(&token, "  "), t(6)), Gate::Waiting);
@@ -307,8 +311,7 @@ mod tests {
     #[test]
     fn approving_step_one_does_not_approve_step_two() {
         let mut st = two_steps();
-        gate(&mut st, 0, &incident(&[]), t(0));
-        let first = st.steps[0].approval.as_ref().unwrap().token.clone();
+        let first = wait(&mut st, 0, t(0));
         let approved = approved_with(&first, "alice");
         assert_eq!(gate(&mut st, 0, &approved, t(10)), Gate::Open);
         st.steps[0].state = StepState::Failed;

@@ -45,16 +45,6 @@ fn annotate(ns: &TestNamespace, name: &str, user: Option<(&str, &str)>, pairs: &
     kubectl(&args, None).0
 }
 
-async fn annotations(ns: &TestNamespace, name: &str) -> std::collections::BTreeMap<String, String> {
-    ns.api::<Incident>()
-        .get(name)
-        .await
-        .unwrap()
-        .metadata
-        .annotations
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_approval_from_before_the_step_waits_is_ignored_and_the_real_one_names_the_approver() {
     let ns = TestNamespace::new("dp-approve-early").await;
@@ -139,26 +129,12 @@ async fn approving_the_first_step_does_not_approve_the_second() {
     assert_eq!(st.steps[0].state, StepState::AwaitingApproval, "{}", timeline_text(&st));
     approve(&ns, "checkout-500");
 
-    let api = ns.api::<Incident>();
-    let st = eventually(
+    let st = wait_status(
+        &ns,
+        "checkout-500",
         "step restart to wait for its own approval",
         Duration::from_secs(60),
-        || {
-            let api = api.clone();
-            async move {
-                let st = api
-                    .get("checkout-500")
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .status
-                    .unwrap_or_default();
-                if st.steps[0].state == StepState::Failed && st.steps[1].state == StepState::AwaitingApproval {
-                    Ok(st)
-                } else {
-                    Err(timeline_text(&st))
-                }
-            }
-        },
+        |st| st.steps[0].state == StepState::Failed && st.steps[1].state == StepState::AwaitingApproval,
     )
     .await;
     let first = st.steps[0].approval.clone().unwrap();
@@ -176,7 +152,7 @@ async fn approving_the_first_step_does_not_approve_the_second() {
     assert_eq!(approver(&st, 1), None, "{text}");
     assert_eq!(count(&st, "ApprovalIgnored"), 1, "{text}");
     assert_eq!(
-        annotations(&ns, "checkout-500").await.get(APPROVAL_ANNOTATION),
+        incident_annotations(&ns, "checkout-500").await.get(APPROVAL_ANNOTATION),
         Some(&first.token),
         "step rollback's approval is still there, and approves nothing more"
     );
@@ -271,7 +247,9 @@ async fn the_admission_policy_lets_only_approvers_approve_in_their_own_name() {
         !annotate(&ns, "checkout-500", alice, &approval("bob")),
         "alice approves in her own name only"
     );
-    assert!(!annotations(&ns, "checkout-500").await.contains_key(APPROVAL_ANNOTATION));
+    assert!(!incident_annotations(&ns, "checkout-500")
+        .await
+        .contains_key(APPROVAL_ANNOTATION));
     assert!(
         annotate(&ns, "checkout-500", mallory, &[("team", "checkout")]),
         "mallory may annotate otherwise: the refusal above was the policy's"
@@ -279,7 +257,7 @@ async fn the_admission_policy_lets_only_approvers_approve_in_their_own_name() {
 
     assert!(annotate(&ns, "checkout-500", alice, &approval("alice")));
     assert_eq!(
-        annotations(&ns, "checkout-500")
+        incident_annotations(&ns, "checkout-500")
             .await
             .get(APPROVED_BY_ANNOTATION)
             .map(String::as_str),
@@ -293,7 +271,7 @@ async fn the_admission_policy_lets_only_approvers_approve_in_their_own_name() {
         !annotate(&ns, "checkout-500", mallory, &[(APPROVAL_ANNOTATION, "another-token")]),
         "nor what was approved"
     );
-    let after = annotations(&ns, "checkout-500").await;
+    let after = incident_annotations(&ns, "checkout-500").await;
     assert_eq!(after.get(APPROVED_BY_ANNOTATION).map(String::as_str), Some("alice"));
     assert_eq!(
         after.get(APPROVAL_ANNOTATION).map(String::as_str),

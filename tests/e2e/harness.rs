@@ -281,6 +281,46 @@ pub async fn incident_status(ns: &TestNamespace, name: &str) -> IncidentStatus {
     ns.api::<Incident>().get(name).await.unwrap().status.unwrap_or_default()
 }
 
+/// Waits until the Incident's status satisfies `check`.
+pub async fn wait_status(
+    ns: &TestNamespace,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&IncidentStatus) -> bool,
+) -> IncidentStatus {
+    let api = ns.api::<Incident>();
+    let check = &check;
+    eventually(what, timeout, || {
+        let api = api.clone();
+        async move {
+            let st = api
+                .get(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .status
+                .unwrap_or_default();
+            if check(&st) {
+                Ok(st)
+            } else {
+                Err(timeline_text(&st))
+            }
+        }
+    })
+    .await
+}
+
+/// The Incident's annotations.
+pub async fn incident_annotations(ns: &TestNamespace, name: &str) -> std::collections::BTreeMap<String, String> {
+    ns.api::<Incident>()
+        .get(name)
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default()
+}
+
 /// Waits until the Incident reaches `phase`.
 pub async fn wait_phase(ns: &TestNamespace, name: &str, phase: Phase, timeout: Duration) -> IncidentStatus {
     let api = ns.api::<Incident>();

@@ -291,14 +291,7 @@ async fn report_plugin_approve_moves_an_awaiting_step_forward() {
     let (code, out, err) = kubectl_plugin(&["approve", "checkout-500"], &[("KUBECONFIG", &kubeconfig)]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("approved by testbed-admin"), "{out}");
-    let annotations = ns
-        .api::<Incident>()
-        .get("checkout-500")
-        .await
-        .unwrap()
-        .metadata
-        .annotations
-        .unwrap();
+    let annotations = incident_annotations(&ns, "checkout-500").await;
     assert_eq!(
         annotations.get(dontpanic::api::APPROVAL_ANNOTATION),
         Some(&token),
