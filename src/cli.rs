@@ -71,7 +71,8 @@ pub enum PluginCommand {
         #[arg(short, long)]
         namespace: Option<String>,
     },
-    /// Approve the step an Incident is waiting on (sets dontpanic.dev/approved: "true").
+    /// Approve the step an Incident is waiting on, as you: sets dontpanic.dev/approved to that
+    /// step's token and dontpanic.dev/approved-by to your user name.
     Approve {
         /// The Incident's name.
         incident: String,

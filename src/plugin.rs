@@ -1,10 +1,10 @@
 //! The commands behind `kubectl dontpanic` (and `dontpanic report|timeline|list|approve`).
 
-use crate::api::{Incident, APPROVAL_ANNOTATION};
+use crate::api::{Incident, APPROVAL_ANNOTATION, APPROVED_BY_ANNOTATION};
 use crate::cli::{PluginCommand, ReportFormat};
 use crate::report::{self, markdown_utc};
 use chrono::{DateTime, Utc};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -17,6 +17,14 @@ pub enum PluginError {
     Config(String),
     #[error("the dontpanic CRDs are not installed in this cluster")]
     NoCrds,
+    #[error("incident {name:?} in namespace {namespace:?} has no step waiting for approval (phase {phase})")]
+    NotAwaiting {
+        name: String,
+        namespace: String,
+        phase: String,
+    },
+    #[error("the API server did not say who you are (its SelfSubjectReview has no username)")]
+    Anonymous,
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -134,27 +142,51 @@ pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
         }
         PluginCommand::Approve { incident, namespace } => {
             let namespace = namespace.unwrap_or(default_namespace);
-            let api: Api<Incident> = Api::namespaced(client.clone(), &namespace);
-            let patch = json!({"metadata": {"annotations": {APPROVAL_ANNOTATION: "true"}}});
-            let inc = api
-                .patch(&incident, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| not_found(e, &incident, &namespace))?;
-            let waiting = inc
-                .status
-                .as_ref()
-                .and_then(|s| s.last_step.clone())
-                .unwrap_or_default();
-            Ok(format!(
-                "incident.dontpanic.dev/{incident} approved in namespace {namespace}{}\n",
-                if waiting.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last step: {waiting})")
-                }
-            ))
+            approve(&client, &namespace, &incident).await
         }
     }
+}
+
+/// Approves the step the Incident waits on, as the current user: the annotation carries that
+/// step's token, so it approves nothing else, and names who approved.
+async fn approve(client: &Client, namespace: &str, name: &str) -> Result<String, PluginError> {
+    let inc = get_incident(client, namespace, name).await?;
+    let status = inc.status.clone().unwrap_or_default();
+    let Some((step, request)) = crate::lifecycle::approval::awaiting(&status) else {
+        return Err(PluginError::NotAwaiting {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            phase: status.phase.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into()),
+        });
+    };
+    let user = whoami(client).await?;
+    let patch = json!({"metadata": {"annotations": {
+        APPROVAL_ANNOTATION: request.token,
+        APPROVED_BY_ANNOTATION: user,
+    }}});
+    Api::<Incident>::namespaced(client.clone(), namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| not_found(e, name, namespace))?;
+    Ok(format!(
+        "incident.dontpanic.dev/{name} in namespace {namespace}: step {} ({}) approved by {user}\n",
+        step.name, step.action
+    ))
+}
+
+/// The current user's name, as the API server authenticates it (and as the chart's admission
+/// policy compares the approved-by annotation with).
+async fn whoami(client: &Client) -> Result<String, PluginError> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let review = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await?;
+    review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .filter(|u| !u.is_empty())
+        .ok_or(PluginError::Anonymous)
 }
 
 /// Open Incidents, most severe first, as kubectl prints tables.

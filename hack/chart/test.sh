@@ -83,12 +83,16 @@ check "render: ingressFrom peers, extraEnv, priorityClassName, tag" render "$A" 
   --set image.tag=dev --set replicaCount=1 --set serviceAccount.name=custom
 check "render: serviceAccount.create=false, rbac.create=false" render "$tmp/norbac.yaml" \
   --set serviceAccount.create=false --set rbac.create=false
+check "render: approval groups" render "$tmp/approvers.yaml" --set 'approval.groups={oncall-leads,sre}'
+check "render: approval.admissionPolicy=false" render "$tmp/nopolicy.yaml" --set approval.admissionPolicy=false
 
 # --- values schema ----------------------------------------------------------
 check_not "schema rejects replicaCount=0" render "$tmp/x.yaml" --set replicaCount=0
 check_not "schema rejects empty image.repository" render "$tmp/x.yaml" --set image.repository=
 check_not "schema rejects unknown top-level keys" render "$tmp/x.yaml" --set bogus=1
 check_not "schema rejects incidentWorkers=0" render "$tmp/x.yaml" --set incidentWorkers=0
+check_not "schema rejects an empty approval.groups" render "$tmp/x.yaml" --set-json 'approval.groups=[]'
+check_not "schema rejects a quote in an approval group" render "$tmp/x.yaml" --set "approval.groups={it's}"
 check_not "schema rejects an invalid namespace in extraSecretNamespaces" render "$tmp/x.yaml" --set 'rbac.extraSecretNamespaces={Not_A_Namespace}'
 
 # --- RBAC ---------------------------------------------------------------------
@@ -127,6 +131,26 @@ check "[default] no secret Roles outside the release namespace" test "$(docs Rol
 check "[norbac] rbac.create=false renders no RBAC" test "$(grep -cE '^kind: (Cluster)?Role(Binding)?$' "$tmp/norbac.yaml")" -eq 0
 check "[norbac] serviceAccount.create=false renders no ServiceAccount" test "$(count ServiceAccount "$tmp/norbac.yaml")" -eq 0
 check "[all] bindings name the custom ServiceAccount" has '^    name: custom$' < <(docs ClusterRoleBinding "$A")
+
+# --- approval admission policy ---------------------------------------------------
+vap="$tmp/vap.yaml"
+docs ValidatingAdmissionPolicy "$D" >"$vap"
+check "[default] one ValidatingAdmissionPolicy" test "$(count ValidatingAdmissionPolicy "$D")" -eq 1
+check "[default] one ValidatingAdmissionPolicyBinding" test "$(count ValidatingAdmissionPolicyBinding "$D")" -eq 1
+check "[default] the policy is admissionregistration.k8s.io/v1" has '^apiVersion: admissionregistration.k8s.io/v1$' <"$vap"
+check "[default] the policy guards Incident CREATE and UPDATE" has 'operations: \["CREATE", "UPDATE"\]' <"$vap"
+check "[default] the policy fails closed" has '^  failurePolicy: Fail$' <"$vap"
+check "[default] approvers: system:masters and dontpanic:approvers" \
+  has 'expression: "\[\\"system:masters\\",\\"dontpanic:approvers\\"\]"' <"$vap"
+check "[default] approved-by must be the requesting user" has "variables.approvedBy == request.userInfo.username" <"$vap"
+check "[default] the binding denies" has 'validationActions: \["Deny"\]' < <(docs ValidatingAdmissionPolicyBinding "$D")
+check "[default] the binding names the policy" \
+  test "$(sed -n 's/^  policyName: //p' < <(docs ValidatingAdmissionPolicyBinding "$D"))" = \
+  "$(sed -n '/^metadata:/,/^spec:/s/^  name: //p' "$vap")"
+check "[approvers] approval.groups replaces the approver groups" \
+  has 'expression: "\[\\"oncall-leads\\",\\"sre\\"\]"' < <(docs ValidatingAdmissionPolicy "$tmp/approvers.yaml")
+check "[nopolicy] approval.admissionPolicy=false renders no policy" \
+  test "$(grep -cE '^kind: ValidatingAdmissionPolicy(Binding)?$' "$tmp/nopolicy.yaml")" -eq 0
 
 # --- Deployment -----------------------------------------------------------------
 dep="$tmp/dep.yaml"

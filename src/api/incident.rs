@@ -8,8 +8,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The annotation a human sets to let an `approval`-mode step run.
+/// The annotation a human sets to let the step waiting for approval run. Its value must be the
+/// token of that step's approval request (`status.steps[].approval.token`); any other value
+/// approves nothing.
 pub const APPROVAL_ANNOTATION: &str = "dontpanic.dev/approved";
+
+/// Who set [`APPROVAL_ANNOTATION`]: the approving user's name, which the chart's admission
+/// policy checks against the user making the request.
+pub const APPROVED_BY_ANNOTATION: &str = "dontpanic.dev/approved-by";
 
 /// An Incident describes a production problem on one target and records how it was handled.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -444,6 +450,9 @@ pub struct StepStatus {
     /// Undoing the step's change after its validation failed: intent before, result after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert: Option<RevertStatus>,
+    /// The request for a human's approval, when the step had to wait for one, and its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRequest>,
 }
 
 /// Where undoing a step stands.
@@ -502,6 +511,30 @@ pub struct TargetState {
     pub changed_by: Option<String>,
 }
 
+/// A step's request for a human's approval. Only an approval annotation carrying this request's
+/// token approves the step, so an approval cannot be given before the step waits, nor carry
+/// over to another step.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequest {
+    /// The value the dontpanic.dev/approved annotation must carry to approve this step. Derived
+    /// from the Incident's UID, the step and the moment it started waiting, so nobody can know
+    /// it before then.
+    pub token: String,
+    /// When the step started waiting for approval.
+    pub requested_at: DateTime<Utc>,
+    /// Who approved the step (the dontpanic.dev/approved-by annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// When the approval was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The newest approval annotation value that did not approve this step (shortened); the
+    /// timeline says why once per value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+}
+
 impl StepStatus {
     /// A step planned but not started.
     pub fn pending(name: String, action: String, spec: Option<StepSpec>) -> StepStatus {
@@ -519,6 +552,7 @@ impl StepStatus {
             reverted: false,
             spec,
             revert: None,
+            approval: None,
         }
     }
 }

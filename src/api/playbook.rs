@@ -262,7 +262,7 @@ pub struct StepSpec {
     /// Undo this step's change when the validation after it fails (ScaleDeployment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert_on_failure: Option<bool>,
-    /// Wait for the approval annotation before this step, whatever the safety mode.
+    /// Wait for a human's approval before this step, whatever the safety mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_approval: Option<bool>,
     /// RelaunchEC2FromAMI: which AMI to launch from and what to do with the old instance.
@@ -495,7 +495,7 @@ pub enum SafetyMode {
     /// Mutating steps run without a human.
     #[default]
     Auto,
-    /// Each mutating step waits for the `dontpanic.dev/approved: "true"` annotation.
+    /// Each mutating step waits for its own approval (`kubectl dontpanic approve`).
     Approval,
     /// Mutations are sent as server-side dry-runs and only recorded.
     DryRun,
@@ -505,8 +505,9 @@ pub enum SafetyMode {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas").message("minReplicas must not exceed maxReplicas"))]
 pub struct SafetySpec {
-    /// auto runs mutating steps, approval waits for the `dontpanic.dev/approved` annotation
-    /// before each, dry-run only records what would change.
+    /// auto runs mutating steps, approval waits before each for its own approval (the
+    /// `dontpanic.dev/approved` annotation carrying that step's token), dry-run only records what
+    /// would change.
     #[serde(default)]
     pub mode: SafetyMode,
     /// No new mitigation on the same target within this time after the last one, e.g. "5m".

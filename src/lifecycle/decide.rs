@@ -1,8 +1,9 @@
 //! One reconcile's decision: the status to write and what to do next.
 
+use super::approval::{self, Gate};
 use super::effects::ClaimResult;
 use super::revert::{revert_due, revert_started};
-use super::safety::{approval_required, approved, SafetyPolicy};
+use super::safety::{approval_required, SafetyPolicy};
 use super::steps::replan_or_escalate;
 use super::{escalate, resolve_without_action, set_phase};
 use crate::api::{
@@ -573,35 +574,10 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
         return (Duration::ZERO, Next::Nothing);
     }
     let policy = inp.playbook.safety_policy();
-    if approval_required(&policy, spec, (inp.action_requires_approval)(spec)) {
-        if !approved(inp.incident) {
-            if step.state != StepState::AwaitingApproval {
-                st.steps[index].state = StepState::AwaitingApproval;
-                record(
-                    st,
-                    now,
-                    "AwaitingApproval",
-                    format!(
-                        "step {} ({}) waits for approval: annotate the Incident {}=\"true\"",
-                        step.name,
-                        step.action,
-                        crate::api::APPROVAL_ANNOTATION
-                    ),
-                );
-                set_phase(
-                    st,
-                    Phase::AwaitingApproval,
-                    now,
-                    &format!("step {} needs a human's approval", step.name),
-                );
-            }
-            return (WAIT, Next::Nothing);
-        }
-        if step.state == StepState::AwaitingApproval || !last_says(st, "Approved", &approval_message(&step)) {
-            record(st, now, "Approved", approval_message(&step));
-        }
-        st.steps[index].state = StepState::Pending;
-        set_phase(st, Phase::Mitigating, now, &format!("step {} approved", step.name));
+    if approval_required(&policy, spec, (inp.action_requires_approval)(spec))
+        && approval::gate(st, index, inp.incident, now) == Gate::Waiting
+    {
+        return (WAIT, Next::Nothing);
     }
     if !policy.dry_run() && st.steps.iter().all(|s| s.started_at.is_none()) {
         let cooldown = chrono::Duration::from_std(policy.cooldown).unwrap_or_default();
@@ -660,13 +636,4 @@ fn still_failing(inp: &Inputs) -> Option<String> {
         IncidentSource::Manual => Some("opened by a person".into()),
         IncidentSource::Alertmanager => Some("its alert is still firing".into()),
     }
-}
-
-fn approval_message(step: &StepStatus) -> String {
-    format!(
-        "step {} ({}) approved by annotation {}=\"true\"",
-        step.name,
-        step.action,
-        crate::api::APPROVAL_ANNOTATION
-    )
 }

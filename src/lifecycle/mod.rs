@@ -5,6 +5,7 @@
 //! Escalated when no step is left, or Failed when nothing can be done at all.
 
 pub mod analysis;
+pub mod approval;
 pub mod claims;
 mod decide;
 pub mod effects;

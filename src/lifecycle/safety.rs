@@ -1,6 +1,6 @@
 //! The one safety policy every mutating step obeys.
 
-use crate::api::{Incident, SafetyMode, SafetySpec, StepSpec, APPROVAL_ANNOTATION};
+use crate::api::{SafetyMode, SafetySpec, StepSpec};
 use crate::duration::parse_duration;
 use std::time::Duration;
 
@@ -41,15 +41,4 @@ pub fn approval_required(policy: &SafetyPolicy, step: &StepSpec, action_default:
         return false;
     }
     policy.mode == SafetyMode::Approval || step.requires_approval.unwrap_or(action_default)
-}
-
-/// Whether the Incident carries the approval annotation.
-pub fn approved(incident: &Incident) -> bool {
-    incident
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(APPROVAL_ANNOTATION))
-        .map(|v| v == "true")
-        .unwrap_or(false)
 }

@@ -140,15 +140,30 @@ fn approval_mode_waits_for_the_annotation() {
     assert_eq!(d.next, Next::Nothing);
     assert_eq!(w.status().phase, Some(crate::api::Phase::AwaitingApproval));
     assert_eq!(w.status().steps[0].state, StepState::AwaitingApproval);
+    let annotations = w.incident.metadata.annotations.get_or_insert_with(Default::default);
+    annotations.insert(crate::api::APPROVAL_ANNOTATION.into(), "true".into());
+    annotations.insert(crate::api::APPROVED_BY_ANNOTATION.into(), "alice".into());
+    let d = w.decide(t(30));
+    assert_eq!(
+        d.next,
+        Next::Nothing,
+        "a value other than the request's token approves nothing"
+    );
+    assert_eq!(w.status().steps[0].state, StepState::AwaitingApproval);
+    let token = w.status().steps[0].approval.as_ref().unwrap().token.clone();
     w.incident
         .metadata
         .annotations
         .get_or_insert_with(Default::default)
-        .insert(crate::api::APPROVAL_ANNOTATION.into(), "true".into());
-    let d = w.decide(t(30));
+        .insert(crate::api::APPROVAL_ANNOTATION.into(), token);
+    let d = w.decide(t(40));
     assert_eq!(d.next, Next::StartStep(0));
     assert_eq!(w.status().phase, Some(crate::api::Phase::Mitigating));
     assert!(w.status().timeline.iter().any(|e| e.type_ == "Approved"));
+    assert_eq!(
+        w.status().steps[0].approval.as_ref().unwrap().approved_by.as_deref(),
+        Some("alice")
+    );
 }
 
 #[test]

@@ -89,22 +89,46 @@ pub fn kubectl_path() -> String {
     std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
 }
 
-/// Runs kubectl as a user would, against the testbed.
-/// Approves an Incident's waiting step the way a person does: `kubectl annotate`.
+/// Approves an Incident's waiting step the way a person does: `kubectl dontpanic approve`, as
+/// the testbed's admin (an approver by the chart's default groups).
 pub fn approve(ns: &TestNamespace, incident: &str) {
-    let (ok, _, err) = kubectl(
-        &[
-            "annotate",
-            "-n",
-            &ns.name,
-            &format!("incident/{incident}"),
-            "dontpanic.dev/approved=true",
-        ],
-        None,
-    );
-    assert!(ok, "{err}");
+    let (code, out, err) = kubectl_plugin(&["approve", incident, "-n", &ns.name], &[]);
+    assert_eq!(code, 0, "kubectl dontpanic approve: {out}{err}");
 }
 
+/// The plugin binary: `DONTPANIC_PLUGIN_BIN` when set, else the one cargo built for this test.
+pub fn plugin_bin() -> String {
+    std::env::var("DONTPANIC_PLUGIN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kubectl-dontpanic").to_string())
+}
+
+/// Runs a program with the testbed's admin kubeconfig; returns (exit code, stdout, stderr).
+pub fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(program)
+        .args(args)
+        .env("KUBECONFIG", env("KUBECONFIG"))
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kubectl dontpanic ...`, found by kubectl on PATH as a plugin.
+pub fn kubectl_plugin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let plugin = plugin_bin();
+    let dir = std::path::Path::new(&plugin).parent().unwrap();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut all = vec!["dontpanic"];
+    all.extend_from_slice(args);
+    let mut envs = envs.to_vec();
+    envs.push(("PATH", &path));
+    run(&kubectl_path(), &all, &envs)
+}
+
+/// Runs kubectl as a user would, against the testbed.
 pub fn kubectl(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut cmd = Command::new(kubectl_path());
     cmd.args(args)
@@ -255,6 +279,46 @@ where
 
 pub async fn incident_status(ns: &TestNamespace, name: &str) -> IncidentStatus {
     ns.api::<Incident>().get(name).await.unwrap().status.unwrap_or_default()
+}
+
+/// Waits until the Incident's status satisfies `check`.
+pub async fn wait_status(
+    ns: &TestNamespace,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&IncidentStatus) -> bool,
+) -> IncidentStatus {
+    let api = ns.api::<Incident>();
+    let check = &check;
+    eventually(what, timeout, || {
+        let api = api.clone();
+        async move {
+            let st = api
+                .get(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .status
+                .unwrap_or_default();
+            if check(&st) {
+                Ok(st)
+            } else {
+                Err(timeline_text(&st))
+            }
+        }
+    })
+    .await
+}
+
+/// The Incident's annotations.
+pub async fn incident_annotations(ns: &TestNamespace, name: &str) -> std::collections::BTreeMap<String, String> {
+    ns.api::<Incident>()
+        .get(name)
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default()
 }
 
 /// Waits until the Incident reaches `phase`.

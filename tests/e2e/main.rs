@@ -1,6 +1,7 @@
 //! End-to-end tests against the testbed: `kubectl apply` → operator → `.status`.
 
 mod alerts;
+mod approval;
 mod aws;
 mod conflicts;
 mod detection;

@@ -35,13 +35,16 @@ async fn fix_forward(ns: &TestNamespace, name: &str, version: &str) {
 async fn a_fix_shipped_while_approval_waits_is_not_rolled_back() {
     let ns = TestNamespace::new("dp-fixforward").await;
     bad_release_with_playbook(&ns, &playbook("approval", "[{action: RollbackDeployment}]", AVAILABLE)).await;
-    let _op = Operator::start(&ns.name, &[]);
+    let mut op = Operator::start(&ns.name, &[]);
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     wait_phase(&ns, "checkout-500", Phase::AwaitingApproval, Duration::from_secs(60)).await;
+    // While the operator is away (a restart, a slow requeue), the team ships a fix and an
+    // approver who did not see it land approves the waiting rollback.
+    op.kill();
     fix_forward(&ns, "checkout", "v3").await;
     wait_available(&ns, "checkout", 3, "shop/checkout:v3").await;
-    // The approver did not see the fix land; the approval must not roll it back.
     approve(&ns, "checkout-500");
+    op.spawn(&[]);
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(60)).await;
     let text = timeline_text(&st);
     assert!(text.contains("TargetChanged"), "{text}");

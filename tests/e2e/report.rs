@@ -4,14 +4,8 @@
 use crate::harness::*;
 use dontpanic::api::{Incident, Phase, Playbook, StepState};
 use k8s_openapi::api::core::v1::ConfigMap;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-/// The plugin binary: `DONTPANIC_PLUGIN_BIN` when set, else the one cargo built for this test.
-fn plugin_bin() -> String {
-    std::env::var("DONTPANIC_PLUGIN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_kubectl-dontpanic").to_string())
-}
 const AVAILABLE: &str = "{interval: 1s, count: 2, checks: [{name: available, kubernetes: {available: true}}]}";
 
 fn playbook(mode: &str, steps: &str) -> String {
@@ -24,33 +18,6 @@ fn incident(name: &str) -> String {
     format!(
         "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: {name}}}\nspec: {{summary: 'checkout returns 500', target: {{kind: Deployment, name: checkout}}}}\n"
     )
-}
-
-/// Runs a program with the testbed's admin kubeconfig; returns (exit code, stdout, stderr).
-fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(program)
-        .args(args)
-        .env("KUBECONFIG", env("KUBECONFIG"))
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `kubectl dontpanic ...`, found by kubectl on PATH as a plugin.
-fn kubectl_plugin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let plugin = plugin_bin();
-    let dir = Path::new(&plugin).parent().unwrap();
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
-    let mut all = vec!["dontpanic"];
-    all.extend_from_slice(args);
-    let mut envs = envs.to_vec();
-    envs.push(("PATH", &path));
-    run(&kubectl_path(), &all, &envs)
 }
 
 fn utc(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -315,21 +282,32 @@ async fn report_plugin_approve_moves_an_awaiting_step_forward() {
         None,
     );
     assert!(ok, "{err}");
+    let token = st.steps[0]
+        .approval
+        .as_ref()
+        .expect("the waiting step has a request")
+        .token
+        .clone();
     let (code, out, err) = kubectl_plugin(&["approve", "checkout-500"], &[("KUBECONFIG", &kubeconfig)]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("approved"), "{out}");
-    let inc = ns.api::<Incident>().get("checkout-500").await.unwrap();
+    assert!(out.contains("approved by testbed-admin"), "{out}");
+    let annotations = incident_annotations(&ns, "checkout-500").await;
     assert_eq!(
-        inc.metadata
-            .annotations
-            .unwrap()
-            .get(dontpanic::api::APPROVAL_ANNOTATION)
+        annotations.get(dontpanic::api::APPROVAL_ANNOTATION),
+        Some(&token),
+        "the plugin approves the waiting step's request"
+    );
+    assert_eq!(
+        annotations
+            .get(dontpanic::api::APPROVED_BY_ANNOTATION)
             .map(String::as_str),
-        Some("true")
+        Some("testbed-admin"),
+        "the approver is who the API server says the user is"
     );
     let st = wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
-    assert!(
-        timeline_text(&st).contains("approved by annotation"),
+    assert_eq!(
+        st.steps[0].approval.as_ref().and_then(|a| a.approved_by.as_deref()),
+        Some("testbed-admin"),
         "{}",
         timeline_text(&st)
     );
