@@ -124,6 +124,17 @@ pub struct RunArgs {
     /// `namespace/name:key` (re-read every minute and when a request does not match).
     #[arg(long, env = "DONTPANIC_WEBHOOK_TOKEN_SECRET")]
     pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
+    /// The operator's default notification receiver, for Incidents no Playbook handles (none
+    /// found, or the one found is not usable): webhook, slack or pagerduty.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_TYPE", value_parser = parse_receiver_type)]
+    pub default_receiver_type: Option<crate::api::ReceiverType>,
+    /// The default receiver's URL, read from a Secret as `namespace/name:key`. Required for
+    /// webhook and slack; for pagerduty it overrides the Events API endpoint.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_URL_SECRET")]
+    pub default_receiver_url_secret: Option<crate::webhook::token::TokenRef>,
+    /// The default pagerduty receiver's routing key, read from a Secret as `namespace/name:key`.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_ROUTING_KEY_SECRET")]
+    pub default_receiver_routing_key_secret: Option<crate::webhook::token::TokenRef>,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,
@@ -139,4 +150,9 @@ pub struct RunArgs {
 
 fn parse_phase(text: &str) -> Result<crate::api::Phase, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("unknown phase {text:?}"))
+}
+
+fn parse_receiver_type(text: &str) -> Result<crate::api::ReceiverType, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| format!("unknown receiver type {text:?}; expected webhook, slack or pagerduty"))
 }

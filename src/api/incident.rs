@@ -219,6 +219,11 @@ pub struct IncidentStatus {
     /// Triaged, Mitigated and Validated, per the Kubernetes API conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Notifications not yet delivered, oldest first and bounded: written together with the
+    /// change that causes them, so that a restarted operator delivers them late, never not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub notifications: Vec<super::notification::PendingNotification>,
 }
 
 fn is_zero(n: &u32) -> bool {

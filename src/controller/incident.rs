@@ -83,8 +83,12 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         .status
         .as_ref()
         .is_some_and(|st| lifecycle::sources::pending(incident, st));
-    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_failures(incident) {
+    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_work(incident) {
         return Ok(Action::await_change());
+    }
+    // Notifications a crash or a previous leader left undelivered go out now, late not never.
+    if let Some(status) = &incident.status {
+        ctx.notifier.dispatch(incident, status);
     }
     let mut writer = StatusWriter {
         api: &api,
@@ -93,6 +97,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         resource_version: incident.metadata.resource_version.clone(),
         ctx,
         archived: Default::default(),
+        outbox: Default::default(),
     };
     let mut current = std::borrow::Cow::Borrowed(incident);
     let mut observed: Option<Observed> = None;
@@ -181,9 +186,6 @@ async fn pass(
     if status.phase.is_some() && incident.status.is_some() {
         lifecycle::sources::apply(incident, &mut status, now);
     }
-    for failure in ctx.notifier.take_failures(incident) {
-        crate::timeline::record(&mut status, now, "NotificationFailed", failure);
-    }
     for error in &observed.rule_errors {
         if !crate::timeline::last_says(&status, "RuleError", error) {
             crate::timeline::record(&mut status, now, "RuleError", error.clone());
@@ -238,10 +240,16 @@ struct StatusWriter<'a> {
     ctx: &'a Context,
     /// Entries this writer already archived.
     archived: std::collections::HashSet<crate::archive::Key>,
+    /// Pending notifications: recorded in the write whose change causes them.
+    outbox: crate::notify::OutboxWriter,
 }
 
 impl StatusWriter<'_> {
     async fn write(&mut self, status: &IncidentStatus) -> Result<(), Error> {
+        let (status, notes) = self
+            .outbox
+            .stage(&self.ctx.notifier, self.incident, self.written.as_ref(), status);
+        let status = &status;
         if self.written.as_ref() == Some(status) {
             return Ok(());
         }
@@ -279,7 +287,7 @@ impl StatusWriter<'_> {
                 publish(&self.ctx.recorder, self.incident, warning, &phase.to_string(), note).await;
             }
         }
-        let notes = crate::notify::notifications(self.written.as_ref(), status);
+        self.outbox.written(&self.ctx.notifier, self.incident, status);
         for note in &notes {
             if let crate::notify::Notification::PostmortemDue { responder, due_by } = note {
                 let who = responder.as_deref().unwrap_or("the responder");
@@ -287,7 +295,6 @@ impl StatusWriter<'_> {
                 publish(&self.ctx.recorder, self.incident, false, "PostmortemDue", text).await;
             }
         }
-        self.ctx.notifier.deliver(self.incident, status, &notes);
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         self.written = Some(status.clone());
         Ok(())

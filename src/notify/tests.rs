@@ -114,6 +114,7 @@ fn notifications_follow_the_lifecycle() {
 
 fn message(severity: Severity, notification: Notification) -> Message {
     Message {
+        id: "uid-1".into(),
         namespace: "shop".into(),
         incident: "checkout-rollout-2".into(),
         notification,
