@@ -60,9 +60,8 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     }
     if old_phase != new.phase {
         match new.phase {
-            Some(Phase::Escalated) | Some(Phase::Failed) => {
-                let reason = new.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
-                out.push(Notification::Escalated(reason));
+            Some(phase @ (Phase::Escalated | Phase::Failed)) => {
+                out.push(Notification::Escalated(closing_reason(new, phase)));
             }
             Some(Phase::Resolved) => out.push(Notification::Resolved),
             _ => {}
@@ -77,6 +76,20 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
         }
     }
     out
+}
+
+/// Why the Incident entered `phase`: its phase change's message. Evidence gathered in the same
+/// pass may come after it in the timeline.
+fn closing_reason(status: &IncidentStatus, phase: Phase) -> String {
+    let prefix = format!("{phase}: ");
+    status
+        .timeline
+        .iter()
+        .rev()
+        .find_map(|e| (e.type_ == "PhaseChanged").then(|| e.message.strip_prefix(&prefix)).flatten())
+        .or_else(|| status.timeline.last().map(|e| e.message.as_str()))
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl Notification {

@@ -185,3 +185,23 @@ fn resolution_tells_the_responder_when_the_review_is_due() {
         .iter()
         .any(|n| matches!(n, Notification::PostmortemDue { .. })));
 }
+
+#[test]
+fn an_escalation_says_why_even_when_evidence_follows_it() {
+    let triaging = IncidentStatus {
+        severity: Some(Severity::Minor),
+        phase: Some(Phase::Triaging),
+        ..Default::default()
+    };
+    let mut escalated = IncidentStatus {
+        phase: Some(Phase::Escalated),
+        ..triaging.clone()
+    };
+    let now = Utc::now();
+    crate::timeline::record(&mut escalated, now, "PhaseChanged", "Escalated: no usable Playbook: none selects it");
+    crate::timeline::record(&mut escalated, now, "Evidence", "rollout history: rev 1");
+    assert_eq!(
+        notifications(Some(&triaging), &escalated),
+        vec![Notification::Escalated("no usable Playbook: none selects it".into())]
+    );
+}

@@ -7,6 +7,7 @@ mod detection;
 mod foundation;
 mod harness;
 mod lifecycle;
+mod notifications;
 mod observability;
 mod report;
 mod resilience;
