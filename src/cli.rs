@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controllers. Uses KUBECONFIG or the in-cluster config.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CRDs as YAML, or write them into a directory.
     Crds {
         /// Write one file per CRD into this directory instead of printing.

@@ -57,7 +57,8 @@ pub struct IncidentSpec {
     pub alert: Option<AlertRef>,
 }
 
-/// The label carrying the fingerprint of the alert that opened an Incident.
+/// The label carrying the fingerprint of the alert that opened an Incident (letters and digits
+/// only, bounded): the webhook finds an alert's open Incident by it.
 pub const ALERT_FINGERPRINT_LABEL: &str = "dontpanic.dev/alert-fingerprint";
 /// Set by the webhook when the alert resolves: the alert's end time (RFC 3339).
 pub const ALERT_RESOLVED_ANNOTATION: &str = "dontpanic.dev/alert-resolved-at";

@@ -16,7 +16,6 @@ pub struct PendingNotification {
     #[schemars(length(max = 128))]
     pub id: String,
     /// The receiver's name.
-    #[schemars(length(max = 253))]
     pub receiver: String,
     /// Where the receiver is defined.
     pub receiver_from: ReceiverOrigin,

@@ -150,6 +150,7 @@ pub fn body(kind: ReceiverType, message: &Message, routing_key: Option<&str>) ->
                     "group": message.namespace,
                     "class": message.notification.kind().as_str(),
                     "custom_details": {
+                        "notification_id": message.id,
                         "incident": format!("{}/{}", message.namespace, message.incident),
                         "responder": message.responder,
                         "phase": message.phase,

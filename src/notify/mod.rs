@@ -86,7 +86,11 @@ fn closing_reason(status: &IncidentStatus, phase: Phase) -> String {
         .timeline
         .iter()
         .rev()
-        .find_map(|e| (e.type_ == "PhaseChanged").then(|| e.message.strip_prefix(&prefix)).flatten())
+        .find_map(|e| {
+            (e.type_ == "PhaseChanged")
+                .then(|| e.message.strip_prefix(&prefix))
+                .flatten()
+        })
         .or_else(|| status.timeline.last().map(|e| e.message.as_str()))
         .unwrap_or_default()
         .to_string()

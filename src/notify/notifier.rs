@@ -34,7 +34,11 @@ enum DeliveryError {
         source: kube::Error,
     },
     #[error("Secret {namespace}/{name} has no key {key}")]
-    SecretKey { namespace: String, name: String, key: String },
+    SecretKey {
+        namespace: String,
+        name: String,
+        key: String,
+    },
     #[error("receiver {0} names no url Secret")]
     NoUrl(String),
     #[error("pagerduty receiver {0} names no routingKey Secret")]
@@ -120,12 +124,15 @@ impl Shared {
 
     /// Hands an attempt's result to the Incident controller.
     fn report(&self, sent: &Sent, failure: Option<String>) {
-        lock(&self.results).entry(sent.incident.clone()).or_default().push(Attempt {
-            id: sent.id.clone(),
-            receiver: sent.receiver.clone(),
-            number: sent.number,
-            failure,
-        });
+        lock(&self.results)
+            .entry(sent.incident.clone())
+            .or_default()
+            .push(Attempt {
+                id: sent.id.clone(),
+                receiver: sent.receiver.clone(),
+                number: sent.number,
+                failure,
+            });
         self.retrigger(&sent.incident);
     }
 
@@ -148,12 +155,14 @@ impl Shared {
     }
 
     /// The receiver a pending notification names, as defined now.
-    fn receiver(&self, incident: &Incident, status: &IncidentStatus, pending: &PendingNotification) -> Option<Receiver> {
+    fn receiver(
+        &self,
+        incident: &Incident,
+        status: &IncidentStatus,
+        pending: &PendingNotification,
+    ) -> Option<Receiver> {
         match pending.receiver_from {
-            ReceiverOrigin::OperatorDefault => self
-                .default_receiver
-                .clone()
-                .filter(|r| r.name == pending.receiver),
+            ReceiverOrigin::OperatorDefault => self.default_receiver.clone().filter(|r| r.name == pending.receiver),
             ReceiverOrigin::Playbook => {
                 let namespace = incident.namespace().unwrap_or_default();
                 let playbook = self
@@ -234,7 +243,9 @@ impl Notifier {
     /// Whether the Incident has notifications to deliver or attempt results to record.
     pub fn has_work(&self, incident: &Incident) -> bool {
         incident.status.as_ref().is_some_and(|s| !s.notifications.is_empty())
-            || lock(&self.shared.results).get(&key(incident)).is_some_and(|r| !r.is_empty())
+            || lock(&self.shared.results)
+                .get(&key(incident))
+                .is_some_and(|r| !r.is_empty())
     }
 
     /// Who new notifications about the Incident go to, given its status.
@@ -367,7 +378,10 @@ impl OutboxWriter {
         written: Option<&IncidentStatus>,
         incoming: &IncidentStatus,
     ) -> (IncidentStatus, Vec<Notification>) {
-        let reported = lock(&notifier.shared.results).get(&key(incident)).cloned().unwrap_or_default();
+        let reported = lock(&notifier.shared.results)
+            .get(&key(incident))
+            .cloned()
+            .unwrap_or_default();
         for attempt in reported {
             if !self.attempts.contains(&attempt) {
                 self.attempts.push(attempt);

@@ -159,7 +159,10 @@ pub fn stage(
     let mut out = incoming.clone();
     let mut merged: Vec<PendingNotification> = written.map(|w| w.notifications.clone()).unwrap_or_default();
     for pending in &incoming.notifications {
-        if !merged.iter().any(|p| p.id == pending.id && p.receiver == pending.receiver) {
+        if !merged
+            .iter()
+            .any(|p| p.id == pending.id && p.receiver == pending.receiver)
+        {
             merged.push(pending.clone());
         }
     }

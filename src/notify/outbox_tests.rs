@@ -63,7 +63,11 @@ fn a_change_records_its_notifications_in_the_same_status() {
         .iter()
         .map(|p| (p.id.as_str(), p.receiver.as_str()))
         .collect();
-    assert_eq!(ids, vec![("uid-1-0", "team"), ("uid-1-0", "oncall")], "one id, every receiver");
+    assert_eq!(
+        ids,
+        vec![("uid-1-0", "team"), ("uid-1-0", "oncall")],
+        "one id, every receiver"
+    );
     let p = &status.notifications[0];
     assert_eq!(
         (p.kind, p.severity, p.responder.as_deref(), p.recorded_at, p.attempts),
@@ -81,7 +85,12 @@ fn a_failed_attempt_waits_with_backoff_and_a_delivered_one_leaves() {
     let mut status = with_pending();
     let failed = attempt("team", 1, Some("receiver answered 503"));
     apply_attempts(&mut status, std::slice::from_ref(&failed), now());
-    let team = status.notifications.iter().find(|p| p.receiver == "team").unwrap().clone();
+    let team = status
+        .notifications
+        .iter()
+        .find(|p| p.receiver == "team")
+        .unwrap()
+        .clone();
     assert_eq!(team.attempts, 1);
     assert_eq!(team.next_attempt_at, Some(now() + backoff(1)));
     assert_eq!(team.last_error.as_deref(), Some("receiver answered 503"));
@@ -134,7 +143,11 @@ fn a_status_decided_before_a_write_does_not_bring_back_what_it_removed() {
     decided.phase = Some(Phase::Mitigating);
     let (again, _) = stage(Some(&written), &decided, &attempts, &[], "uid-3", now());
     assert!(again.notifications.is_empty(), "{:?}", again.notifications);
-    let failures = again.timeline.iter().filter(|e| e.type_ == "NotificationFailed").count();
+    let failures = again
+        .timeline
+        .iter()
+        .filter(|e| e.type_ == "NotificationFailed")
+        .count();
     assert_eq!(failures, 1, "the give-up stays in the timeline, once");
 }
 
@@ -174,7 +187,11 @@ fn a_review_reminder_never_pages() {
     );
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].receiver, "team");
-    assert_eq!(Notification::of(&pending[0]), note, "the status holds all the message needs");
+    assert_eq!(
+        Notification::of(&pending[0]),
+        note,
+        "the status holds all the message needs"
+    );
 }
 
 #[test]
@@ -207,7 +224,11 @@ fn an_incident_no_playbook_handles_goes_to_the_default_receiver() {
     let page = Receiver::default_from_flags(Some(ReceiverType::Pagerduty), None, secret("ops/pd:key"))
         .unwrap()
         .unwrap();
-    let names = |t: Vec<Target>| t.into_iter().map(|t| (t.receiver, t.from, t.digest)).collect::<Vec<_>>();
+    let names = |t: Vec<Target>| {
+        t.into_iter()
+            .map(|t| (t.receiver, t.from, t.digest))
+            .collect::<Vec<_>>()
+    };
     let default = ("default".to_string(), ReceiverOrigin::OperatorDefault, false);
     assert_eq!(
         names(targets(Handling::Nobody, Severity::Minor, Some(&hook))),
@@ -218,10 +239,14 @@ fn an_incident_no_playbook_handles_goes_to_the_default_receiver() {
         names(targets(Handling::Nobody, Severity::Critical, Some(&page))),
         vec![default]
     );
-    assert!(targets(Handling::Nobody, Severity::Minor, Some(&page)).is_empty(), "Minor never pages");
+    assert!(
+        targets(Handling::Nobody, Severity::Minor, Some(&page)).is_empty(),
+        "Minor never pages"
+    );
     assert!(targets(Handling::Nobody, Severity::Critical, None).is_empty());
     assert!(targets(Handling::Linked, Severity::Critical, Some(&hook)).is_empty());
-    let spec: NotifySpec = serde_yaml::from_str("receivers: [{name: team, type: webhook, url: {name: s, key: k}}]").unwrap();
+    let spec: NotifySpec =
+        serde_yaml::from_str("receivers: [{name: team, type: webhook, url: {name: s, key: k}}]").unwrap();
     assert_eq!(
         names(targets(Handling::Playbook(Some(&spec)), Severity::Major, Some(&hook))),
         vec![("team".to_string(), ReceiverOrigin::Playbook, false)],

@@ -198,7 +198,12 @@ fn an_escalation_says_why_even_when_evidence_follows_it() {
         ..triaging.clone()
     };
     let now = Utc::now();
-    crate::timeline::record(&mut escalated, now, "PhaseChanged", "Escalated: no usable Playbook: none selects it");
+    crate::timeline::record(
+        &mut escalated,
+        now,
+        "PhaseChanged",
+        "Escalated: no usable Playbook: none selects it",
+    );
     crate::timeline::record(&mut escalated, now, "Evidence", "rollout history: rev 1");
     assert_eq!(
         notifications(Some(&triaging), &escalated),

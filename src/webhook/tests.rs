@@ -156,7 +156,9 @@ fn a_playbook_selecting_the_target_provides_the_mapping() {
 fn dns1123(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -170,9 +172,21 @@ fn each_firing_of_an_alert_names_its_own_incident() {
     let resent = first.clone();
     let mut next_week = first.clone();
     next_week.starts_at = at("2026-11-30T08:00:00Z");
-    assert_eq!(incident_name(&first), incident_name(&resent), "the same firing, the same Incident");
-    assert_ne!(incident_name(&first), incident_name(&next_week), "a later firing, a new Incident");
-    assert_eq!(fingerprint_key(&first), fingerprint_key(&next_week), "both carry the fingerprint");
+    assert_eq!(
+        incident_name(&first),
+        incident_name(&resent),
+        "the same firing, the same Incident"
+    );
+    assert_ne!(
+        incident_name(&first),
+        incident_name(&next_week),
+        "a later firing, a new Incident"
+    );
+    assert_eq!(
+        fingerprint_key(&first),
+        fingerprint_key(&next_week),
+        "both carry the fingerprint"
+    );
     assert!(dns1123(&incident_name(&first)), "{}", incident_name(&first));
 }
 
@@ -215,7 +229,10 @@ fn a_firing_deduplicates_only_onto_an_open_incident() {
         incident("a", Some(Phase::Resolved), 1),
         incident("b", Some(Phase::Escalated), 2),
     ];
-    assert!(super::open_incident(&closed).is_none(), "all closed: a new Incident opens");
+    assert!(
+        super::open_incident(&closed).is_none(),
+        "all closed: a new Incident opens"
+    );
     let mixed = [
         incident("a", Some(Phase::Resolved), 1),
         incident("c", Some(Phase::AwaitingApproval), 3),

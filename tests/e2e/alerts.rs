@@ -529,14 +529,24 @@ async fn alerts_a_recurring_alert_opens_a_new_incident_once_the_last_one_closed(
     let (code, text) = post(port, None, alert_body(&ns.name, "firing", "2026-11-23T10:00:00Z")).await;
     assert_eq!(code, 200, "{text}");
     let created = outcome(&text)["created"].clone();
-    let first = created[0].as_str().expect("the first firing opens an Incident").rsplit('/').next().unwrap().to_string();
+    let first = created[0]
+        .as_str()
+        .expect("the first firing opens an Incident")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     wait_phase(&ns, &first, Phase::AwaitingApproval, Duration::from_secs(60)).await;
 
     // While it is open, the same firing again and a new firing of the same alert add nothing.
     for starts_at in ["2026-11-23T10:00:00Z", "2026-11-23T10:05:00Z"] {
         let (code, text) = post(port, None, alert_body(&ns.name, "firing", starts_at)).await;
         assert_eq!(code, 200, "{text}");
-        assert_eq!(outcome(&text)["duplicates"], json!([format!("{}/{first}", ns.name)]), "{text}");
+        assert_eq!(
+            outcome(&text)["duplicates"],
+            json!([format!("{}/{first}", ns.name)]),
+            "{text}"
+        );
     }
     assert_eq!(alert_incidents().await, vec![first.clone()]);
 
@@ -561,11 +571,19 @@ async fn alerts_a_recurring_alert_opens_a_new_incident_once_the_last_one_closed(
     both.sort();
     assert_eq!(alert_incidents().await, both);
     wait_phase(&ns, &second, Phase::AwaitingApproval, Duration::from_secs(60)).await;
-    assert_eq!(incident_status(&ns, &first).await.phase, Some(Phase::Resolved), "the closed one stays closed");
+    assert_eq!(
+        incident_status(&ns, &first).await.phase,
+        Some(Phase::Resolved),
+        "the closed one stays closed"
+    );
 
     // Its re-send deduplicates onto the new open Incident.
     let (code, text) = post(port, None, alert_body(&ns.name, "firing", "2026-11-30T09:00:00Z")).await;
     assert_eq!(code, 200, "{text}");
-    assert_eq!(outcome(&text)["duplicates"], json!([format!("{}/{second}", ns.name)]), "{text}");
+    assert_eq!(
+        outcome(&text)["duplicates"],
+        json!([format!("{}/{second}", ns.name)]),
+        "{text}"
+    );
     assert_eq!(alert_incidents().await, both);
 }

@@ -26,7 +26,10 @@ fn received(seen: &Seen, incident: &str) -> BTreeMap<String, Vec<String>> {
     for (_, body, _) in seen.lock().unwrap().iter() {
         if body["incident"]["name"] == incident {
             let id = body["id"].as_str().unwrap_or("no id").to_string();
-            by_id.entry(id).or_default().push(body["notification"].as_str().unwrap_or_default().to_string());
+            by_id
+                .entry(id)
+                .or_default()
+                .push(body["notification"].as_str().unwrap_or_default().to_string());
         }
     }
     by_id
@@ -57,37 +60,63 @@ async fn a_notification_lost_to_a_crash_after_its_status_write_is_delivered_afte
         pending.contains(&"opened") && pending.contains(&"mitigation-started"),
         "the crashed write holds its notifications: {pending:?}"
     );
-    assert!(received(&seen, "checkout-500").is_empty(), "nothing was sent before the crash");
+    assert!(
+        received(&seen, "checkout-500").is_empty(),
+        "nothing was sent before the crash"
+    );
 
     op.extra_clear();
     op.spawn(&[]);
     wait_phase(&ns, "checkout-500", Phase::Resolved, Duration::from_secs(90)).await;
     let api = ns.api::<Incident>();
-    eventually("every notification delivered and cleared from status", Duration::from_secs(30), || {
-        let api = api.clone();
-        let seen = seen.clone();
-        async move {
-            let st = api.get("checkout-500").await.map_err(|e| e.to_string())?.status.unwrap_or_default();
-            let kinds: Vec<String> = received(&seen, "checkout-500").into_values().flatten().collect();
-            let all = ["opened", "mitigation-started", "mitigation-finished", "resolved"]
-                .iter()
-                .all(|k| kinds.iter().any(|x| x == k));
-            if all && st.notifications.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("received {kinds:?}; pending {:?}", st.notifications))
+    eventually(
+        "every notification delivered and cleared from status",
+        Duration::from_secs(30),
+        || {
+            let api = api.clone();
+            let seen = seen.clone();
+            async move {
+                let st = api
+                    .get("checkout-500")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .status
+                    .unwrap_or_default();
+                let kinds: Vec<String> = received(&seen, "checkout-500").into_values().flatten().collect();
+                let all = ["opened", "mitigation-started", "mitigation-finished", "resolved"]
+                    .iter()
+                    .all(|k| kinds.iter().any(|x| x == k));
+                if all && st.notifications.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("received {kinds:?}; pending {:?}", st.notifications))
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     // Late, and once: every id reached the receiver exactly one time.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let by_id = received(&seen, "checkout-500");
     for (id, kinds) in &by_id {
-        assert_eq!(kinds.len(), 1, "notification {id} delivered {} times: {kinds:?}", kinds.len());
+        assert_eq!(
+            kinds.len(),
+            1,
+            "notification {id} delivered {} times: {kinds:?}",
+            kinds.len()
+        );
     }
-    let started = &before.notifications.iter().find(|p| p.kind.as_str() == "opened").unwrap().id;
-    assert_eq!(by_id.get(started), Some(&vec!["opened".to_string()]), "the id recorded before the crash");
+    let opened_id = &before
+        .notifications
+        .iter()
+        .find(|p| p.kind.as_str() == "opened")
+        .unwrap()
+        .id;
+    assert_eq!(
+        by_id.get(opened_id),
+        Some(&vec!["opened".to_string()]),
+        "the id recorded before the crash"
+    );
 }
 
 #[tokio::test]
@@ -100,11 +129,20 @@ async fn an_incident_no_playbook_handles_notifies_the_default_receiver() {
     let url_secret = format!("{}/hooks:webhook", ns.name);
     let _op = Operator::start(
         &ns.name,
-        &["--default-receiver-type", "webhook", "--default-receiver-url-secret", &url_secret],
+        &[
+            "--default-receiver-type",
+            "webhook",
+            "--default-receiver-url-secret",
+            &url_secret,
+        ],
     );
     apply_yaml(&ns.api::<Incident>(), &incident("checkout-500", "checkout")).await;
     let st = wait_phase(&ns, "checkout-500", Phase::Escalated, Duration::from_secs(60)).await;
-    assert!(timeline_text(&st).contains("no usable Playbook"), "{}", timeline_text(&st));
+    assert!(
+        timeline_text(&st).contains("no usable Playbook"),
+        "{}",
+        timeline_text(&st)
+    );
     let bodies: Vec<Value> = eventually("the default receiver to hear of it", Duration::from_secs(30), || {
         let seen = seen.clone();
         async move {
@@ -125,7 +163,9 @@ async fn an_incident_no_playbook_handles_notifies_the_default_receiver() {
     .await;
     let escalated = bodies.iter().find(|b| b["notification"] == "escalated").unwrap();
     assert!(
-        escalated["detail"].as_str().is_some_and(|d| d.contains("no usable Playbook")),
+        escalated["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no usable Playbook")),
         "{escalated}"
     );
     assert!(escalated["id"].as_str().is_some_and(|id| !id.is_empty()), "{escalated}");
