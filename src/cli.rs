@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controllers. Uses KUBECONFIG or the in-cluster config.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CRDs as YAML, or write them into a directory.
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -125,6 +125,17 @@ pub struct RunArgs {
     /// `namespace/name:key` (re-read every minute and when a request does not match).
     #[arg(long, env = "DONTPANIC_WEBHOOK_TOKEN_SECRET")]
     pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
+    /// The operator's default notification receiver, for Incidents no Playbook handles (none
+    /// found, or the one found is not usable): webhook, slack or pagerduty.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_TYPE", value_parser = parse_receiver_type)]
+    pub default_receiver_type: Option<crate::api::ReceiverType>,
+    /// The default receiver's URL, read from a Secret as `namespace/name:key`. Required for
+    /// webhook and slack; for pagerduty it overrides the Events API endpoint.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_URL_SECRET")]
+    pub default_receiver_url_secret: Option<crate::webhook::token::TokenRef>,
+    /// The default pagerduty receiver's routing key, read from a Secret as `namespace/name:key`.
+    #[arg(long, env = "DONTPANIC_DEFAULT_RECEIVER_ROUTING_KEY_SECRET")]
+    pub default_receiver_routing_key_secret: Option<crate::webhook::token::TokenRef>,
     /// Log as JSON lines.
     #[arg(long, env = "DONTPANIC_LOG_JSON")]
     pub log_json: bool,
@@ -168,4 +179,9 @@ impl FailpointArgs {
 #[cfg(feature = "failpoints")]
 fn parse_phase(text: &str) -> Result<crate::api::Phase, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("unknown phase {text:?}"))
+}
+
+fn parse_receiver_type(text: &str) -> Result<crate::api::ReceiverType, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| format!("unknown receiver type {text:?}; expected webhook, slack or pagerduty"))
 }

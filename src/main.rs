@@ -35,6 +35,15 @@ async fn main() -> anyhow::Result<()> {
                     retry_every: duration / 5,
                 }
             });
+            let default_receiver = dontpanic::notify::Receiver::default_from_flags(
+                args.default_receiver_type,
+                args.default_receiver_url_secret,
+                args.default_receiver_routing_key_secret,
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("dontpanic: {e}");
+                std::process::exit(2);
+            });
             let settings = Settings {
                 namespace: args.namespace,
                 prometheus_url: args.prometheus_url,
@@ -47,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
                 failpoints: Default::default(),
                 review_period: args.review_period,
                 webhook_token_secret: args.webhook_token_secret,
+                default_receiver,
             };
             if let Err(e) = dontpanic::run::run(client, metrics, settings, leader, args.http_addr).await {
                 eprintln!("dontpanic: {e:#}");

@@ -150,7 +150,8 @@ async fn run_controllers(
             tracing::warn!(%error, "watching Warning events failed; retrying");
         }
     });
-    let (notifier, retriggered) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
+    let (notifier, retriggered) =
+        crate::notify::Notifier::start(client.clone(), playbooks.clone(), settings.default_receiver.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         metrics.clone(),

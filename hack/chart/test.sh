@@ -93,6 +93,19 @@ check_not "schema rejects unknown top-level keys" render "$tmp/x.yaml" --set bog
 check_not "schema rejects incidentWorkers=0" render "$tmp/x.yaml" --set incidentWorkers=0
 check_not "schema rejects an empty approval.groups" render "$tmp/x.yaml" --set-json 'approval.groups=[]'
 check_not "schema rejects a quote in an approval group" render "$tmp/x.yaml" --set "approval.groups={it's}"
+check_not "schema rejects an unknown defaultReceiver.type" render "$tmp/x.yaml" --set defaultReceiver.type=email
+check_not "schema rejects a webhook defaultReceiver without urlSecret" render "$tmp/x.yaml" --set defaultReceiver.type=webhook
+check_not "schema rejects a pagerduty defaultReceiver without routingKeySecret" render "$tmp/x.yaml" --set defaultReceiver.type=pagerduty
+check_not "schema rejects a defaultReceiver.urlSecret that is not namespace/name:key" render "$tmp/x.yaml" \
+  --set defaultReceiver.type=slack --set defaultReceiver.urlSecret=hooks
+R="$tmp/receiver.yaml"
+check "render: defaultReceiver" render "$R" --set defaultReceiver.type=pagerduty \
+  --set defaultReceiver.routingKeySecret=ops/pagerduty:routing-key --set defaultReceiver.urlSecret=ops/pagerduty:url
+for flag in '--default-receiver-type=pagerduty' '--default-receiver-routing-key-secret=ops/pagerduty:routing-key' \
+  '--default-receiver-url-secret=ops/pagerduty:url'; do
+  check "[receiver] arg $flag" grep -qF -- "- $flag" < <(docs Deployment "$R")
+done
+check_not "[default] no default receiver flags" has '--default-receiver' < <(docs Deployment "$D")
 check_not "schema rejects an invalid namespace in extraSecretNamespaces" render "$tmp/x.yaml" --set 'rbac.extraSecretNamespaces={Not_A_Namespace}'
 
 # --- RBAC ---------------------------------------------------------------------

@@ -63,7 +63,8 @@ pub struct IncidentSpec {
     pub alert: Option<AlertRef>,
 }
 
-/// The label carrying the fingerprint of the alert that opened an Incident.
+/// The label carrying the fingerprint of the alert that opened an Incident (letters and digits
+/// only, bounded): the webhook finds an alert's open Incident by it.
 pub const ALERT_FINGERPRINT_LABEL: &str = "dontpanic.dev/alert-fingerprint";
 /// Set by the webhook when the alert resolves: the alert's end time (RFC 3339).
 pub const ALERT_RESOLVED_ANNOTATION: &str = "dontpanic.dev/alert-resolved-at";
@@ -229,6 +230,11 @@ pub struct IncidentStatus {
     /// Triaged, Mitigated and Validated, per the Kubernetes API conventions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Notifications not yet delivered, oldest first and bounded: written together with the
+    /// change that causes them, so that a restarted operator delivers them late, never not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub notifications: Vec<super::notification::PendingNotification>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -2,10 +2,12 @@
 
 mod common;
 mod incident;
+mod notification;
 mod playbook;
 
 pub use common::*;
 pub use incident::*;
+pub use notification::*;
 pub use playbook::*;
 
 use kube::CustomResourceExt;

@@ -34,6 +34,8 @@ pub struct Settings {
     pub review_period: std::time::Duration,
     /// The Secret key holding the Alertmanager webhook's bearer token.
     pub webhook_token_secret: Option<crate::webhook::token::TokenRef>,
+    /// Hears about Incidents no Playbook handles.
+    pub default_receiver: Option<crate::notify::Receiver>,
 }
 
 impl Default for Settings {
@@ -47,6 +49,7 @@ impl Default for Settings {
             failpoints: Default::default(),
             review_period: crate::lifecycle::DEFAULT_REVIEW_PERIOD,
             webhook_token_secret: None,
+            default_receiver: None,
         }
     }
 }

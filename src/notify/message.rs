@@ -1,7 +1,7 @@
 //! What a notification says, and the payload each receiver type expects: pure.
 
 use super::Notification;
-use crate::api::{ReceiverType, Severity};
+use crate::api::{Incident, PendingNotification, ReceiverType, Severity};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -37,6 +37,8 @@ impl Urgency {
 /// One notification about one Incident, ready to be formatted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// The pending notification's id: the same on every attempt, so receivers can dedupe.
+    pub id: String,
     pub namespace: String,
     pub incident: String,
     pub notification: Notification,
@@ -49,6 +51,22 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message a pending notification of `incident` stands for, as of when it was recorded.
+    pub fn of(incident: &Incident, pending: &PendingNotification) -> Message {
+        Message {
+            id: pending.id.clone(),
+            namespace: incident.metadata.namespace.clone().unwrap_or_default(),
+            incident: incident.metadata.name.clone().unwrap_or_default(),
+            notification: Notification::of(pending),
+            severity: pending.severity,
+            phase: pending.phase.map(|p| p.to_string()).unwrap_or_default(),
+            target: incident.spec.target.display(),
+            summary: incident.spec.summary.clone(),
+            responder: pending.responder.clone(),
+            time: pending.recorded_at,
+        }
+    }
+
     /// One line a person reads first.
     pub fn text(&self) -> String {
         let what = match &self.notification {
@@ -98,7 +116,8 @@ pub fn body(kind: ReceiverType, message: &Message, routing_key: Option<&str>) ->
     match kind {
         ReceiverType::Webhook => json!({
             "version": "1",
-            "notification": message.notification.kind(),
+            "id": message.id,
+            "notification": message.notification.kind().as_str(),
             "detail": message.detail(),
             "incident": {"namespace": message.namespace, "name": message.incident},
             "severity": message.severity.to_string(),
@@ -129,8 +148,9 @@ pub fn body(kind: ReceiverType, message: &Message, routing_key: Option<&str>) ->
                     "timestamp": message.time.to_rfc3339(),
                     "component": message.target,
                     "group": message.namespace,
-                    "class": message.notification.kind(),
+                    "class": message.notification.kind().as_str(),
                     "custom_details": {
+                        "notification_id": message.id,
                         "incident": format!("{}/{}", message.namespace, message.incident),
                         "responder": message.responder,
                         "phase": message.phase,

@@ -1,19 +1,27 @@
 //! Notifications: every lifecycle transition worth telling a human passes here, routed by
-//! severity to the Playbook's receivers.
+//! severity to the Playbook's receivers, or to the operator's default receiver when no
+//! Playbook handles the Incident.
 //!
-//! [`notifications`] derives what to tell from a status change, [`route`] decides who hears it
-//! (pure), [`message`] builds the receivers' payloads (pure), and [`Notifier`] delivers in the
-//! background with timeouts and bounded retries, never blocking mitigation.
+//! Delivery is at least once: [`notifications`] derives what to tell from a status change,
+//! [`outbox`] records it in the very status write that makes the change (pure), and the
+//! [`Notifier`] delivers what the written status holds, reports each attempt back, and the
+//! next status write removes what was delivered or gives up after a bound, in the timeline.
+//! A restarted operator finds what is still pending in status and delivers it late.
+//! [`route`] decides who hears what (pure), [`message`] builds the receivers' payloads (pure).
 
 mod message;
 mod notifier;
+mod outbox;
+mod receiver;
 mod route;
 
 pub use message::{body, digest_body, Message, Urgency};
-pub use notifier::Notifier;
+pub use notifier::{Notifier, OutboxWriter};
+pub use outbox::{Attempt, MAX_ATTEMPTS, MAX_PENDING};
+pub use receiver::{DefaultReceiverError, Receiver};
 pub use route::{route, Delivery, DEFAULT_DIGEST_INTERVAL};
 
-use crate::api::{IncidentStatus, Phase};
+use crate::api::{IncidentStatus, NotificationKind, PendingNotification, Phase};
 
 /// A transition a responder may need to hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +60,8 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     }
     if old_phase != new.phase {
         match new.phase {
-            Some(Phase::Escalated) | Some(Phase::Failed) => {
-                let reason = new.timeline.last().map(|e| e.message.clone()).unwrap_or_default();
-                out.push(Notification::Escalated(reason));
+            Some(phase @ (Phase::Escalated | Phase::Failed)) => {
+                out.push(Notification::Escalated(closing_reason(new, phase)));
             }
             Some(Phase::Resolved) => out.push(Notification::Resolved),
             _ => {}
@@ -71,17 +78,35 @@ pub fn notifications(old: Option<&IncidentStatus>, new: &IncidentStatus) -> Vec<
     out
 }
 
+/// Why the Incident entered `phase`: its phase change's message. Evidence gathered in the same
+/// pass may come after it in the timeline.
+fn closing_reason(status: &IncidentStatus, phase: Phase) -> String {
+    let prefix = format!("{phase}: ");
+    status
+        .timeline
+        .iter()
+        .rev()
+        .find_map(|e| {
+            (e.type_ == "PhaseChanged")
+                .then(|| e.message.strip_prefix(&prefix))
+                .flatten()
+        })
+        .or_else(|| status.timeline.last().map(|e| e.message.as_str()))
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl Notification {
-    /// A short name for the payloads: opened, severity-changed, step-started, ...
-    pub fn kind(&self) -> &'static str {
+    /// What kind of transition this is.
+    pub fn kind(&self) -> NotificationKind {
         match self {
-            Notification::Opened => "opened",
-            Notification::SeverityChanged => "severity-changed",
-            Notification::StepStarted(_) => "mitigation-started",
-            Notification::StepFinished(_) => "mitigation-finished",
-            Notification::Escalated(_) => "escalated",
-            Notification::Resolved => "resolved",
-            Notification::PostmortemDue { .. } => "postmortem-due",
+            Notification::Opened => NotificationKind::Opened,
+            Notification::SeverityChanged => NotificationKind::SeverityChanged,
+            Notification::StepStarted(_) => NotificationKind::MitigationStarted,
+            Notification::StepFinished(_) => NotificationKind::MitigationFinished,
+            Notification::Escalated(_) => NotificationKind::Escalated,
+            Notification::Resolved => NotificationKind::Resolved,
+            Notification::PostmortemDue { .. } => NotificationKind::PostmortemDue,
         }
     }
 
@@ -89,7 +114,36 @@ impl Notification {
     pub fn may_page(&self) -> bool {
         !matches!(self, Notification::PostmortemDue { .. })
     }
+
+    /// The step or the escalation reason, as a pending notification records it.
+    fn detail(&self) -> Option<String> {
+        match self {
+            Notification::StepStarted(s) | Notification::StepFinished(s) | Notification::Escalated(s) => {
+                Some(crate::evidence::clip(s, 1000))
+            }
+            _ => None,
+        }
+    }
+
+    /// The notification a pending one records.
+    pub fn of(pending: &PendingNotification) -> Notification {
+        let detail = pending.detail.clone().unwrap_or_default();
+        match pending.kind {
+            NotificationKind::Opened => Notification::Opened,
+            NotificationKind::SeverityChanged => Notification::SeverityChanged,
+            NotificationKind::MitigationStarted => Notification::StepStarted(detail),
+            NotificationKind::MitigationFinished => Notification::StepFinished(detail),
+            NotificationKind::Escalated => Notification::Escalated(detail),
+            NotificationKind::Resolved => Notification::Resolved,
+            NotificationKind::PostmortemDue => Notification::PostmortemDue {
+                responder: pending.responder.clone(),
+                due_by: pending.due_by.unwrap_or(pending.recorded_at),
+            },
+        }
+    }
 }
 
+#[cfg(test)]
+mod outbox_tests;
 #[cfg(test)]
 mod tests;

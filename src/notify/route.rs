@@ -1,6 +1,8 @@
 //! Who hears about an Incident of a given severity: pure.
 
-use crate::api::{NotifySpec, ReceiverSpec, ReceiverType, Severity};
+use super::outbox::Target;
+use super::Receiver;
+use crate::api::{NotifySpec, ReceiverOrigin, ReceiverSpec, ReceiverType, Severity};
 use std::time::Duration;
 
 /// How often the Minor digest goes out when the Playbook does not say.
@@ -51,4 +53,43 @@ pub fn route(spec: &NotifySpec, severity: Severity) -> Vec<Delivery> {
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|d| seen.insert((d.receiver.name.clone(), d.digest)));
     out
+}
+
+/// Who handles an Incident, as far as notifications go.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Handling<'a> {
+    /// A usable Playbook, with its notification settings when it has any.
+    Playbook(Option<&'a NotifySpec>),
+    /// Another open Incident on the same target handles it; that one notifies.
+    Linked,
+    /// No Playbook: none was found, or the one found is not usable. A human is needed.
+    Nobody,
+}
+
+/// The receivers a notification about an Incident of `severity` goes to: the handling
+/// Playbook's routes, or, when no Playbook handles it, the operator's default receiver at once.
+/// Minor never pages, there either.
+pub fn targets(handling: Handling<'_>, severity: Severity, default: Option<&Receiver>) -> Vec<Target> {
+    match handling {
+        Handling::Playbook(None) | Handling::Linked => Vec::new(),
+        Handling::Playbook(Some(spec)) => route(spec, severity)
+            .into_iter()
+            .map(|d| Target {
+                pages: pages(&d.receiver),
+                receiver: d.receiver.name,
+                from: ReceiverOrigin::Playbook,
+                digest: d.digest,
+            })
+            .collect(),
+        Handling::Nobody => default
+            .filter(|r| !(severity == Severity::Minor && r.pages()))
+            .map(|r| Target {
+                receiver: r.name.clone(),
+                from: ReceiverOrigin::OperatorDefault,
+                digest: false,
+                pages: r.pages(),
+            })
+            .into_iter()
+            .collect(),
+    }
 }

@@ -114,6 +114,7 @@ fn notifications_follow_the_lifecycle() {
 
 fn message(severity: Severity, notification: Notification) -> Message {
     Message {
+        id: "uid-1".into(),
         namespace: "shop".into(),
         incident: "checkout-rollout-2".into(),
         notification,
@@ -183,4 +184,29 @@ fn resolution_tells_the_responder_when_the_review_is_due() {
     assert!(!notifications(Some(&new), &new)
         .iter()
         .any(|n| matches!(n, Notification::PostmortemDue { .. })));
+}
+
+#[test]
+fn an_escalation_says_why_even_when_evidence_follows_it() {
+    let triaging = IncidentStatus {
+        severity: Some(Severity::Minor),
+        phase: Some(Phase::Triaging),
+        ..Default::default()
+    };
+    let mut escalated = IncidentStatus {
+        phase: Some(Phase::Escalated),
+        ..triaging.clone()
+    };
+    let now = Utc::now();
+    crate::timeline::record(
+        &mut escalated,
+        now,
+        "PhaseChanged",
+        "Escalated: no usable Playbook: none selects it",
+    );
+    crate::timeline::record(&mut escalated, now, "Evidence", "rollout history: rev 1");
+    assert_eq!(
+        notifications(Some(&triaging), &escalated),
+        vec![Notification::Escalated("no usable Playbook: none selects it".into())]
+    );
 }

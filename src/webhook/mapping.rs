@@ -101,14 +101,34 @@ pub fn resolve(alert: &Alert, playbooks: &[&Playbook]) -> Result<AlertTarget, St
     })
 }
 
-/// The deterministic Incident name for an alert: the same alert always names the same Incident.
-pub fn incident_name(alert: &Alert) -> String {
-    let fp: String = alert
+/// Characters of the fingerprint kept in names and labels: the name stays far below the
+/// 253-character limit and the label value below 63.
+const FINGERPRINT_CHARS: usize = 40;
+
+/// The alert's fingerprint as names and labels carry it: lowercase letters and digits only,
+/// bounded; the labels' hash when the sender's fingerprint has nothing usable.
+pub fn fingerprint_key(alert: &Alert) -> String {
+    let key: String = alert
         .fingerprint()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
-        .take(64)
+        .take(FINGERPRINT_CHARS)
         .collect::<String>()
         .to_ascii_lowercase();
-    format!("alert-{fp}")
+    if key.is_empty() {
+        alert.labels_hash()
+    } else {
+        key
+    }
+}
+
+/// The Incident name for one firing of an alert: the fingerprint and the firing's start, so
+/// the same firing sent again names the same Incident and a later firing of the same alert
+/// names a new one. A valid DNS-1123 name of at most 64 characters.
+pub fn incident_name(alert: &Alert) -> String {
+    let key = fingerprint_key(alert);
+    match alert.starts_at {
+        Some(at) => format!("alert-{key}-{}", at.format("%Y%m%d%H%M%S%3f")),
+        None => format!("alert-{key}"),
+    }
 }

@@ -8,7 +8,7 @@ pub mod payload;
 pub mod token;
 
 use crate::api::{
-    AlertRef, Incident, IncidentSource, IncidentSpec, IncidentTarget, Playbook, ALERT_FINGERPRINT_LABEL,
+    AlertRef, Incident, IncidentSource, IncidentSpec, IncidentTarget, Phase, Playbook, ALERT_FINGERPRINT_LABEL,
     ALERT_RESOLVED_ANNOTATION,
 };
 use axum::body::Bytes;
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -78,24 +78,25 @@ async fn receive(State(state): State<Arc<WebhookState>>, headers: HeaderMap, bod
     }
     let mut outcome = json!({"created": [], "duplicates": [], "resolved": [], "ignored": []});
     for (alert, target) in resolved {
-        let name = mapping::incident_name(alert);
-        let key = format!("{}/{name}", target.namespace);
         if state.namespace.as_ref().is_some_and(|ns| *ns != target.namespace) {
+            let key = format!("{}/{}", target.namespace, mapping::incident_name(alert));
             push(&mut outcome, "ignored", key);
             continue;
         }
         let api: Api<Incident> = Api::namespaced(state.client.clone(), &target.namespace);
         let result = if alert.firing() {
-            open(&api, alert, &target, &name)
-                .await
-                .map(|created| if created { "created" } else { "duplicates" })
+            open(&api, alert, &target).await.map(|opened| match opened {
+                Opened::Created(name) => ("created", name),
+                Opened::Duplicate(name) => ("duplicates", name),
+            })
         } else {
-            resolve(&api, alert, &name)
-                .await
-                .map(|found| if found { "resolved" } else { "ignored" })
+            resolve(&api, alert).await.map(|found| match found {
+                Some(name) => ("resolved", name),
+                None => ("ignored", mapping::incident_name(alert)),
+            })
         };
         match result {
-            Ok(bucket) => push(&mut outcome, bucket, key),
+            Ok((bucket, name)) => push(&mut outcome, bucket, format!("{}/{name}", target.namespace)),
             Err(e) => {
                 return reject(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -114,20 +115,46 @@ fn push(outcome: &mut serde_json::Value, bucket: &str, key: String) {
     }
 }
 
-/// Opens the alert's Incident; false when it already exists (the same alert again).
+/// What a firing alert did.
+enum Opened {
+    /// A new Incident by this name.
+    Created(String),
+    /// The alert's open Incident by this name, or the one this firing already opened.
+    Duplicate(String),
+}
+
+/// The open Incident among those of one alert fingerprint: the oldest, when several are.
+fn open_incident(incidents: &[Incident]) -> Option<&Incident> {
+    incidents
+        .iter()
+        .filter(|i| !i.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_closed))
+        .min_by_key(|i| (i.creation_timestamp(), i.name_any()))
+}
+
+/// The Incidents opened by alerts with this fingerprint, read from the API server.
+async fn incidents_of(api: &Api<Incident>, alert: &payload::Alert) -> Result<Vec<Incident>, kube::Error> {
+    let selector = format!("{ALERT_FINGERPRINT_LABEL}={}", mapping::fingerprint_key(alert));
+    Ok(api.list(&ListParams::default().labels(&selector)).await?.items)
+}
+
+/// Opens an Incident for the alert unless one of its Incidents is still open: a re-send and a
+/// new firing while open add nothing; a firing after the last Incident closed opens a new one.
 async fn open(
     api: &Api<Incident>,
     alert: &payload::Alert,
     target: &mapping::AlertTarget,
-    name: &str,
-) -> Result<bool, kube::Error> {
+) -> Result<Opened, kube::Error> {
+    if let Some(open) = open_incident(&incidents_of(api, alert).await?) {
+        return Ok(Opened::Duplicate(open.name_any()));
+    }
+    let name = mapping::incident_name(alert);
     let summary = alert
         .annotations
         .get("summary")
         .cloned()
         .unwrap_or_else(|| format!("alert {} is firing", alert.name()));
     let mut incident = Incident::new(
-        name,
+        &name,
         IncidentSpec {
             summary: crate::evidence::clip(&summary, 1000),
             target: IncidentTarget {
@@ -150,30 +177,37 @@ async fn open(
     );
     incident
         .labels_mut()
-        .insert(ALERT_FINGERPRINT_LABEL.into(), alert.fingerprint());
+        .insert(ALERT_FINGERPRINT_LABEL.into(), mapping::fingerprint_key(alert));
     match api.create(&PostParams::default(), &incident).await {
         Ok(_) => {
             tracing::info!(incident = %name, alert = %alert.name(), "alert opened an incident");
-            Ok(true)
+            Ok(Opened::Created(name))
         }
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        // This firing opened it before and it has closed since: the firing is still the same.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(Opened::Duplicate(name)),
         Err(e) => Err(e),
     }
 }
 
-/// Marks the alert's Incident as resolved by its source; false when there is none.
-async fn resolve(api: &Api<Incident>, alert: &payload::Alert, name: &str) -> Result<bool, kube::Error> {
-    let Some(existing) = api.get_opt(name).await? else {
-        return Ok(false);
+/// Marks the Incident of the resolved firing as resolved by its source: the one this firing
+/// opened, else the alert's open one it was deduplicated onto. `None` when there is neither.
+async fn resolve(api: &Api<Incident>, alert: &payload::Alert) -> Result<Option<String>, kube::Error> {
+    let existing = match api.get_opt(&mapping::incident_name(alert)).await? {
+        Some(own) => own,
+        None => match open_incident(&incidents_of(api, alert).await?) {
+            Some(open) => open.clone(),
+            None => return Ok(None),
+        },
     };
+    let name = existing.name_any();
     if existing.annotations().contains_key(ALERT_RESOLVED_ANNOTATION) {
-        return Ok(true);
+        return Ok(Some(name));
     }
     let at = alert.ends_at.unwrap_or_else(chrono::Utc::now).to_rfc3339();
     let patch = json!({"metadata": {"annotations": {ALERT_RESOLVED_ANNOTATION: at}}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     tracing::info!(incident = %name, alert = %alert.name(), "alert resolved");
-    Ok(true)
+    Ok(Some(name))
 }
 
 #[cfg(test)]

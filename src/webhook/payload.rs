@@ -56,6 +56,11 @@ impl Alert {
         if !self.fingerprint.is_empty() {
             return self.fingerprint.to_ascii_lowercase();
         }
+        self.labels_hash()
+    }
+
+    /// A stable hash of the labels, as 16 hex digits.
+    pub fn labels_hash(&self) -> String {
         // FNV-1a over the sorted labels: stable across processes and versions.
         let mut hash: u64 = 0xcbf29ce484222325;
         for (k, v) in &self.labels {

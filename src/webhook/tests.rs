@@ -1,6 +1,6 @@
 //! Payload parsing and label mapping, from fixtures in tests/fixtures/alertmanager.
 
-use super::mapping::{default_severity, incident_name, resolve, severity, target};
+use super::mapping::{default_severity, fingerprint_key, incident_name, resolve, severity, target};
 use super::payload::{nesting_depth, parse, Alert};
 use crate::api::{AlertsSpec, Playbook, Severity, TargetKind};
 
@@ -33,7 +33,7 @@ fn a_real_version_4_payload_parses() {
     assert!(a.firing());
     assert_eq!(a.name(), "DemoHighErrorRatio");
     assert_eq!(a.fingerprint(), "3b8d7a0c8e6f1a2b");
-    assert_eq!(incident_name(a), "alert-3b8d7a0c8e6f1a2b");
+    assert_eq!(incident_name(a), "alert-3b8d7a0c8e6f1a2b-20261123231001123");
     assert_eq!(a.starts_at.unwrap().to_rfc3339(), "2026-11-23T23:10:01.123+00:00");
 }
 
@@ -151,4 +151,98 @@ fn a_playbook_selecting_the_target_provides_the_mapping() {
         ("api", Some(Severity::Medium), None)
     );
     assert!(resolve(&alert(&[("ns", "shop")]), &[&pb]).is_err());
+}
+
+fn dns1123(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+#[test]
+fn each_firing_of_an_alert_names_its_own_incident() {
+    let at = |text: &str| Some(text.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    let mut first = alert(&[("alertname", "Down"), ("namespace", "shop"), ("deployment", "checkout")]);
+    first.fingerprint = "3B8D7A0C8E6F1A2B".into();
+    first.starts_at = at("2026-11-23T23:10:01.123Z");
+    let resent = first.clone();
+    let mut next_week = first.clone();
+    next_week.starts_at = at("2026-11-30T08:00:00Z");
+    assert_eq!(
+        incident_name(&first),
+        incident_name(&resent),
+        "the same firing, the same Incident"
+    );
+    assert_ne!(
+        incident_name(&first),
+        incident_name(&next_week),
+        "a later firing, a new Incident"
+    );
+    assert_eq!(
+        fingerprint_key(&first),
+        fingerprint_key(&next_week),
+        "both carry the fingerprint"
+    );
+    assert!(dns1123(&incident_name(&first)), "{}", incident_name(&first));
+}
+
+#[test]
+fn odd_fingerprints_still_give_valid_bounded_names_and_labels() {
+    let mut long = alert(&[("alertname", "Down")]);
+    long.fingerprint = format!("{}_Ü.{}", "AB".repeat(100), "c".repeat(100));
+    long.starts_at = Some(chrono::Utc::now());
+    let mut punctuation = alert(&[("alertname", "Down")]);
+    punctuation.fingerprint = "--__..".into();
+    for a in [&long, &punctuation] {
+        let name = incident_name(a);
+        let label = fingerprint_key(a);
+        assert!(dns1123(&name) && name.len() <= 64, "{name}");
+        assert!(!label.is_empty() && label.len() <= 63, "{label}");
+        assert!(label.chars().all(|c| c.is_ascii_alphanumeric()), "{label}");
+    }
+    assert_eq!(fingerprint_key(&punctuation), punctuation.labels_hash());
+}
+
+fn incident(name: &str, phase: Option<crate::api::Phase>, created_secs: i64) -> crate::api::Incident {
+    let mut i: crate::api::Incident = serde_yaml::from_str(&format!(
+        "apiVersion: dontpanic.dev/v1alpha1\nkind: Incident\nmetadata: {{name: {name}}}\nspec: {{summary: s, target: {{kind: Deployment, name: checkout}}}}\n"
+    ))
+    .unwrap();
+    i.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(created_secs).unwrap(),
+    ));
+    i.status = phase.map(|phase| crate::api::IncidentStatus {
+        phase: Some(phase),
+        ..Default::default()
+    });
+    i
+}
+
+#[test]
+fn a_firing_deduplicates_only_onto_an_open_incident() {
+    use crate::api::Phase;
+    let closed = [
+        incident("a", Some(Phase::Resolved), 1),
+        incident("b", Some(Phase::Escalated), 2),
+    ];
+    assert!(
+        super::open_incident(&closed).is_none(),
+        "all closed: a new Incident opens"
+    );
+    let mixed = [
+        incident("a", Some(Phase::Resolved), 1),
+        incident("c", Some(Phase::AwaitingApproval), 3),
+        incident("d", None, 4),
+    ];
+    let open = super::open_incident(&mixed).map(|i| i.metadata.name.clone().unwrap());
+    assert_eq!(open.as_deref(), Some("c"), "the oldest open one");
+    let fresh = [incident("d", None, 4)];
+    assert!(
+        super::open_incident(&fresh).is_some(),
+        "not yet reconciled counts as open"
+    );
 }

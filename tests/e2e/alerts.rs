@@ -7,9 +7,8 @@ use dontpanic::api::{Incident, IncidentSource, Phase, Playbook, Severity, ALERT_
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Only one test at a time may own the port the testbed's Alertmanager delivers to.
 fn webhook_port_lock() -> &'static tokio::sync::Mutex<()> {
@@ -314,66 +313,11 @@ async fn alerts_bad_webhook_bodies_are_refused_and_create_nothing() {
     );
 }
 
-type Seen = Arc<Mutex<Vec<(String, Value, Instant)>>>;
-
-/// A local HTTP sink recording (path, JSON body, arrival).
-async fn sink() -> (u16, Seen) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Seen = Default::default();
-    let record = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let record = record.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let (head_end, length) = loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                l.strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        break (i + 4, length);
-                    }
-                };
-                while buf.len() < head_end + length {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
-                let body: Value = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
-                record.lock().unwrap().push((path, body, Instant::now()));
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (port, seen)
-}
-
 #[tokio::test]
 async fn alerts_notifications_are_routed_by_severity() {
     let ns = TestNamespace::new("dp-notify").await;
     grant_secret_read(&ns).await;
-    let (port, seen) = sink().await;
+    let (port, seen) = json_sink().await;
     let secret: Secret = serde_json::from_value(json!({"metadata": {"name": "hooks"}, "stringData": {
         "webhook": format!("http://127.0.0.1:{port}/webhook"),
         "pagerduty": format!("http://127.0.0.1:{port}/pagerduty"),
@@ -534,4 +478,112 @@ async fn alerts_notifications_are_routed_by_severity() {
             .any(|(p, b, _)| p == "/webhook" && b["notification"] != "digest" && about(b, "search-slow")),
         "a Minor incident notified outside the digest"
     );
+}
+
+/// One alert of the recurring-alert test, firing or resolved, as Alertmanager posts it.
+fn alert_body(ns: &str, status: &str, starts_at: &str) -> String {
+    let ends_at = if status == "resolved" {
+        "2026-11-23T10:30:00Z"
+    } else {
+        "0001-01-01T00:00:00Z"
+    };
+    json!({"version": "4", "status": status, "receiver": "dontpanic", "groupKey": "recurring",
+           "alerts": [{"status": status, "fingerprint": "9f1c2e3d4b5a6978",
+                       "labels": {"alertname": "CheckoutErrors", "namespace": ns, "deployment": "checkout", "severity": "critical"},
+                       "annotations": {"summary": "checkout returns 500"},
+                       "startsAt": starts_at, "endsAt": ends_at}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn alerts_a_recurring_alert_opens_a_new_incident_once_the_last_one_closed() {
+    let ns = TestNamespace::new("dp-recurring").await;
+    create_app(&ns, "checkout", 1).await;
+    apply_yaml(
+        &ns.api::<Playbook>(),
+        &format!(
+            "apiVersion: dontpanic.dev/v1alpha1\nkind: Playbook\nmetadata: {{name: web}}\nspec:\n  selector: {{kinds: [Deployment], matchLabels: {{tier: web}}}}\n  mitigations:\n    - severities: [Critical, Major, Medium, Minor]\n      steps: [{{action: RestartDeployment}}]\n  validation: {AVAILABLE}\n  safety: {{mode: approval}}\n"
+        ),
+    )
+    .await;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _op = Operator::start(&ns.name, &["--http-addr", &addr]);
+    wait_ready(port).await;
+    let api = ns.api::<Incident>();
+    let outcome = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    let alert_incidents = || {
+        let api = api.clone();
+        async move {
+            let list = api
+                .list(&ListParams::default().labels(ALERT_FINGERPRINT_LABEL))
+                .await
+                .unwrap();
+            let mut names: Vec<String> = list.items.iter().filter_map(|i| i.metadata.name.clone()).collect();
+            names.sort();
+            names
+        }
+    };
+
+    // The first firing opens an Incident, which waits for approval: open.
+    let (code, text) = post(port, None, alert_body(&ns.name, "firing", "2026-11-23T10:00:00Z")).await;
+    assert_eq!(code, 200, "{text}");
+    let created = outcome(&text)["created"].clone();
+    let first = created[0]
+        .as_str()
+        .expect("the first firing opens an Incident")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    wait_phase(&ns, &first, Phase::AwaitingApproval, Duration::from_secs(60)).await;
+
+    // While it is open, the same firing again and a new firing of the same alert add nothing.
+    for starts_at in ["2026-11-23T10:00:00Z", "2026-11-23T10:05:00Z"] {
+        let (code, text) = post(port, None, alert_body(&ns.name, "firing", starts_at)).await;
+        assert_eq!(code, 200, "{text}");
+        assert_eq!(
+            outcome(&text)["duplicates"],
+            json!([format!("{}/{first}", ns.name)]),
+            "{text}"
+        );
+    }
+    assert_eq!(alert_incidents().await, vec![first.clone()]);
+
+    // The alert resolves; nothing was mitigating, so the Incident closes.
+    let (code, text) = post(port, None, alert_body(&ns.name, "resolved", "2026-11-23T10:00:00Z")).await;
+    assert_eq!(code, 200, "{text}");
+    wait_phase(&ns, &first, Phase::Resolved, Duration::from_secs(60)).await;
+
+    // A week later the same alert fires again: a new Incident opens, and pages anew.
+    let (code, text) = post(port, None, alert_body(&ns.name, "firing", "2026-11-30T09:00:00Z")).await;
+    assert_eq!(code, 200, "{text}");
+    let created = outcome(&text)["created"].clone();
+    let second = created[0]
+        .as_str()
+        .unwrap_or_else(|| panic!("the firing after the close opens a new Incident: {text}"))
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(second, first);
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(alert_incidents().await, both);
+    wait_phase(&ns, &second, Phase::AwaitingApproval, Duration::from_secs(60)).await;
+    assert_eq!(
+        incident_status(&ns, &first).await.phase,
+        Some(Phase::Resolved),
+        "the closed one stays closed"
+    );
+
+    // Its re-send deduplicates onto the new open Incident.
+    let (code, text) = post(port, None, alert_body(&ns.name, "firing", "2026-11-30T09:00:00Z")).await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        outcome(&text)["duplicates"],
+        json!([format!("{}/{second}", ns.name)]),
+        "{text}"
+    );
+    assert_eq!(alert_incidents().await, both);
 }

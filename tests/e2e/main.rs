@@ -9,6 +9,7 @@ mod foundation;
 mod harness;
 mod lifecycle;
 mod never_worse;
+mod notifications;
 mod observability;
 mod report;
 mod resilience;

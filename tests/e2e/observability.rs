@@ -3,7 +3,6 @@
 use crate::harness::*;
 use crate::lifecycle::{incident, playbook};
 use dontpanic::api::{Incident, Phase, Playbook};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The port the operator logged it serves HTTP on.
@@ -90,41 +89,10 @@ async fn health_readiness_and_metrics_tell_what_the_operator_did() {
     .await;
 }
 
-/// A minimal HTTP sink that records the request lines it receives.
-async fn sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let record = record.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1 << 16];
-                let n = socket.read(&mut buf).await.unwrap_or(0);
-                let head = String::from_utf8_lossy(&buf[..n])
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                record.lock().unwrap().push(head);
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (port, seen)
-}
-
 #[tokio::test]
 async fn traces_are_exported_over_otlp_when_asked() {
     let ns = TestNamespace::new("dp-otlp").await;
-    let (port, seen) = sink().await;
+    let (port, seen) = json_sink().await;
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"));
     std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "200");
     let _op = Operator::start(&ns.name, &[]);
@@ -134,11 +102,11 @@ async fn traces_are_exported_over_otlp_when_asked() {
     eventually("an OTLP export of spans", Duration::from_secs(20), || {
         let seen = seen.clone();
         async move {
-            let lines = seen.lock().unwrap().clone();
-            if lines.iter().any(|l| l.starts_with("POST /v1/traces")) {
+            let paths: Vec<String> = seen.lock().unwrap().iter().map(|(path, _, _)| path.clone()).collect();
+            if paths.iter().any(|p| p == "/v1/traces") {
                 Ok(())
             } else {
-                Err(format!("{lines:?}"))
+                Err(format!("{paths:?}"))
             }
         }
     })

@@ -73,8 +73,12 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         .status
         .as_ref()
         .is_some_and(|st| lifecycle::sources::pending(incident, st));
-    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_failures(incident) {
+    if phase.is_some_and(Phase::is_closed) && generation_seen && !news && !ctx.notifier.has_work(incident) {
         return Ok(Action::await_change());
+    }
+    // Notifications a crash or a previous leader left undelivered go out now, late not never.
+    if let Some(status) = &incident.status {
+        ctx.notifier.dispatch(incident, status);
     }
     let mut writer = StatusWriter {
         api: &api,
@@ -83,6 +87,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         resource_version: incident.metadata.resource_version.clone(),
         ctx,
         archived: Default::default(),
+        outbox: Default::default(),
     };
     let mut current = std::borrow::Cow::Borrowed(incident);
     let mut observed: Option<Observed> = None;
@@ -104,7 +109,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
         }
         let observed_now = observed.as_ref().expect("set just above");
         let (status, action, carried) = pass(&current, ctx, &namespace, observed_now, &mut writer).await?;
-        let moved_on_only = carried && writer.written.as_ref() != Some(&status);
+        let moved_on_only = carried && !writer.has_written(&status);
         match action {
             // Only the phase moved on, nothing changed in the world: the next pass follows at
             // once and the status is written with it, one write for several steps of the
@@ -157,7 +162,7 @@ async fn pass(
         action_requires_approval: &requires_approval,
         now,
     });
-    note_outside_news(ctx, incident, observed, &mut decision.status, now);
+    note_outside_news(incident, observed, &mut decision.status, now);
     let carry = matches!(decision.next, Next::Nothing | Next::GatherEvidence) && decision.requeue <= IMMEDIATELY;
     let policy = observed.playbook.safety_policy();
     let facts = RunFacts {
@@ -221,10 +226,9 @@ async fn pass(
     Ok((status, if closed { None } else { Some(requeue) }, carry))
 }
 
-/// What reached the Incident from outside the lifecycle: news from its source, notification
-/// failures, Playbook rule errors. Each goes into the timeline once.
+/// What reached the Incident from outside the lifecycle: news from its source and Playbook rule
+/// errors. Each goes into the timeline once.
 fn note_outside_news(
-    ctx: &Context,
     incident: &Incident,
     observed: &Observed,
     status: &mut IncidentStatus,
@@ -232,9 +236,6 @@ fn note_outside_news(
 ) {
     if status.phase.is_some() && incident.status.is_some() {
         lifecycle::sources::apply(incident, status, now);
-    }
-    for failure in ctx.notifier.take_failures(incident) {
-        crate::timeline::record(status, now, "NotificationFailed", failure);
     }
     for error in &observed.rule_errors {
         if !crate::timeline::last_says(status, "RuleError", error) {

@@ -18,10 +18,26 @@ pub(super) struct StatusWriter<'a> {
     pub(super) ctx: &'a Context,
     /// Entries this writer already archived.
     pub(super) archived: std::collections::HashSet<crate::archive::Key>,
+    /// Pending notifications: recorded in the write whose change causes them.
+    pub(super) outbox: crate::notify::OutboxWriter,
 }
 
 impl StatusWriter<'_> {
+    /// Whether `status` is what was last written, apart from the pending notifications the
+    /// writer itself adds.
+    pub(super) fn has_written(&self, status: &IncidentStatus) -> bool {
+        self.written.as_ref().is_some_and(|written| {
+            let mut same = status.clone();
+            same.notifications = written.notifications.clone();
+            &same == written
+        })
+    }
+
     pub(super) async fn write(&mut self, status: &IncidentStatus) -> Result<(), Error> {
+        let (status, notes) = self
+            .outbox
+            .stage(&self.ctx.notifier, self.incident, self.written.as_ref(), status);
+        let status = &status;
         if self.written.as_ref() == Some(status) {
             return Ok(());
         }
@@ -59,7 +75,7 @@ impl StatusWriter<'_> {
                 publish(&self.ctx.recorder, self.incident, warning, &phase.to_string(), note).await;
             }
         }
-        let notes = crate::notify::notifications(self.written.as_ref(), status);
+        self.outbox.written(&self.ctx.notifier, self.incident, status);
         for note in &notes {
             if let crate::notify::Notification::PostmortemDue { responder, due_by } = note {
                 let who = responder.as_deref().unwrap_or("the responder");
@@ -67,7 +83,6 @@ impl StatusWriter<'_> {
                 publish(&self.ctx.recorder, self.incident, false, "PostmortemDue", text).await;
             }
         }
-        self.ctx.notifier.deliver(self.incident, status, &notes);
         self.ctx.metrics.observe_status(self.written.as_ref(), status);
         if status.phase.is_some_and(Phase::is_closed) {
             // A closed Incident acts no more: its target and slot are free once this is on record.

@@ -95,7 +95,7 @@ async fn context(client: Client) -> Arc<Context> {
     let (incidents, _) = kube::runtime::reflector::store::<Incident>();
     let (playbooks, _) = kube::runtime::reflector::store::<Playbook>();
     let (events, _) = kube::runtime::reflector::store();
-    let (notifier, _) = crate::notify::Notifier::start(client.clone(), playbooks.clone());
+    let (notifier, _) = crate::notify::Notifier::start(client.clone(), playbooks.clone(), None);
     Arc::new(Context::new(
         client,
         Arc::new(crate::metrics::Metrics::default()),
