@@ -27,11 +27,11 @@ pub fn archive_name(incident: &str) -> String {
 }
 
 /// What identifies an entry: its time, type and message.
-pub type Key = (chrono::DateTime<chrono::Utc>, String, String);
+pub type Key = (chrono::DateTime<chrono::Utc>, crate::api::EntryType, String);
 
 /// The entry's identity, for de-duplication.
 pub fn key(e: &TimelineEntry) -> Key {
-    (e.time, e.type_.clone(), e.message.clone())
+    (e.time, e.type_, e.message.clone())
 }
 
 /// Entries in the previously written timeline that the new one no longer has.
@@ -152,7 +152,7 @@ mod tests {
     fn entry(secs: i64, message: &str) -> TimelineEntry {
         TimelineEntry {
             time: Utc.timestamp_opt(1_795_000_000 + secs, 0).unwrap(),
-            type_: "Waiting".into(),
+            type_: crate::api::EntryType::Waiting,
             message: message.into(),
         }
     }

@@ -122,7 +122,7 @@ pub async fn execute(command: PluginCommand) -> Result<String, PluginError> {
             let entries = report::merge_timeline(&archived, &current);
             let rows = entries
                 .iter()
-                .map(|e| vec![markdown_utc(e.time), e.type_.clone(), e.message.clone()])
+                .map(|e| vec![markdown_utc(e.time), e.type_.to_string(), e.message.clone()])
                 .collect();
             Ok(table(&["TIME (UTC)", "TYPE", "MESSAGE"], rows))
         }

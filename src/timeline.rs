@@ -1,6 +1,6 @@
 //! The written record: one entry per transition, bounded in status.
 
-use crate::api::{IncidentStatus, TimelineEntry};
+use crate::api::{EntryType, IncidentStatus, TimelineEntry};
 use chrono::{DateTime, Utc};
 
 /// Timeline entries kept in status; older ones are counted in `timelineDropped` and kept in
@@ -12,12 +12,12 @@ pub const STATUS_TIMELINE_CAP: usize = 50;
 pub fn record(
     status: &mut IncidentStatus,
     now: DateTime<Utc>,
-    type_: &str,
+    type_: EntryType,
     message: impl Into<String>,
 ) -> Vec<TimelineEntry> {
     status.timeline.push(TimelineEntry {
         time: now,
-        type_: type_.to_string(),
+        type_,
         message: message.into(),
     });
     let mut dropped = Vec::new();
@@ -30,7 +30,7 @@ pub fn record(
 }
 
 /// True when the newest entry already says this; used to write a waiting reason only once.
-pub fn last_says(status: &IncidentStatus, type_: &str, message: &str) -> bool {
+pub fn last_says(status: &IncidentStatus, type_: EntryType, message: &str) -> bool {
     status
         .timeline
         .iter()

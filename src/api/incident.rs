@@ -210,6 +210,10 @@ pub struct IncidentStatus {
     /// to it (someone shipped, rolled back or scaled) is recorded and the plan is made again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_state: Option<TargetState>,
+    /// Why every further step waits for a human's approval, whatever the safety mode: someone
+    /// else changed the target between a step's plan and its action, so someone is acting on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_required_because: Option<String>,
     /// The newest timeline entries, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelineEntry>,
@@ -615,14 +619,127 @@ pub struct DetectedAgain {
     pub message: String,
 }
 
+/// What a timeline entry records. A fixed set, so tools can rely on it; an entry of a kind this
+/// version does not know (written by a newer one) reads as `Other`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+pub enum EntryType {
+    /// The alert that opened the Incident resolved.
+    AlertResolved,
+    /// An approval annotation that does not approve the waiting step.
+    ApprovalIgnored,
+    /// An approval request was withdrawn: the target changed.
+    ApprovalWithdrawn,
+    /// A human approved the waiting step.
+    Approved,
+    /// A step waits for a human's approval.
+    AwaitingApproval,
+    /// A validation check reached its verdict.
+    CheckVerdict,
+    /// The Incident was opened.
+    Detected,
+    /// Detection saw the target fail again.
+    DetectedAgain,
+    /// Evidence about the target was gathered.
+    Evidence,
+    /// Another Incident holds the target; this one follows it.
+    Linked,
+    /// A notification could not be delivered.
+    NotificationFailed,
+    /// The lifecycle moved to another phase.
+    PhaseChanged,
+    /// The target was healthy again before anything was done.
+    Recovered,
+    /// A revert failed (retried) or gave up.
+    RevertFailed,
+    /// A step's revert intent was recorded before the revert.
+    RevertStarted,
+    /// A Playbook rule could not be evaluated.
+    RuleError,
+    /// Validation waits for a rollout to settle.
+    Settling,
+    /// Re-triage changed the severity.
+    SeverityChanged,
+    /// A step's action failed or was refused.
+    StepFailed,
+    /// A step's change was undone.
+    StepReverted,
+    /// A step's intent was recorded before its action.
+    StepStarted,
+    /// A step's action made its change.
+    StepSucceeded,
+    /// Someone else changed the target since it was triaged or planned.
+    TargetChanged,
+    /// Severity and impact were first decided.
+    Triaged,
+    /// The Incident this one followed is gone.
+    Unlinked,
+    /// Validation passed: recovery confirmed.
+    Validated,
+    /// Validation failed.
+    ValidationFailed,
+    /// A step waits for a cooldown or a mitigation slot.
+    Waiting,
+    #[serde(other)]
+    Other,
+}
+
+impl EntryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryType::AlertResolved => "AlertResolved",
+            EntryType::ApprovalIgnored => "ApprovalIgnored",
+            EntryType::ApprovalWithdrawn => "ApprovalWithdrawn",
+            EntryType::Approved => "Approved",
+            EntryType::AwaitingApproval => "AwaitingApproval",
+            EntryType::CheckVerdict => "CheckVerdict",
+            EntryType::Detected => "Detected",
+            EntryType::DetectedAgain => "DetectedAgain",
+            EntryType::Evidence => "Evidence",
+            EntryType::Linked => "Linked",
+            EntryType::NotificationFailed => "NotificationFailed",
+            EntryType::PhaseChanged => "PhaseChanged",
+            EntryType::Recovered => "Recovered",
+            EntryType::RevertFailed => "RevertFailed",
+            EntryType::RevertStarted => "RevertStarted",
+            EntryType::RuleError => "RuleError",
+            EntryType::Settling => "Settling",
+            EntryType::SeverityChanged => "SeverityChanged",
+            EntryType::StepFailed => "StepFailed",
+            EntryType::StepReverted => "StepReverted",
+            EntryType::StepStarted => "StepStarted",
+            EntryType::StepSucceeded => "StepSucceeded",
+            EntryType::TargetChanged => "TargetChanged",
+            EntryType::Triaged => "Triaged",
+            EntryType::Unlinked => "Unlinked",
+            EntryType::Validated => "Validated",
+            EntryType::ValidationFailed => "ValidationFailed",
+            EntryType::Waiting => "Waiting",
+            EntryType::Other => "Other",
+        }
+    }
+}
+
+impl std::fmt::Display for EntryType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Entries compare with their names, as tests and tools read them.
+impl PartialEq<&str> for EntryType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One line of the written record.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct TimelineEntry {
     /// When it happened, in UTC.
     pub time: DateTime<Utc>,
-    /// Detected, Triaged, SeverityChanged, Evidence, StepStarted, StepSucceeded, StepFailed, ...
+    /// What kind of entry it is.
     #[serde(rename = "type")]
-    pub type_: String,
+    pub type_: EntryType,
     /// What happened, in a sentence.
     pub message: String,
 }

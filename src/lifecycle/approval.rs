@@ -89,7 +89,7 @@ pub fn gate(st: &mut IncidentStatus, index: usize, incident: &Incident, now: Dat
                 if let Some(a) = st.steps[index].approval.as_mut() {
                     a.ignored = Some(value);
                 }
-                record(st, now, "ApprovalIgnored", message);
+                record(st, now, crate::api::EntryType::ApprovalIgnored, message);
             }
             Gate::Waiting
         }
@@ -101,7 +101,12 @@ pub fn gate(st: &mut IncidentStatus, index: usize, incident: &Incident, now: Dat
                 a.approved_by = Some(by.clone());
                 a.approved_at = Some(now);
             }
-            record(st, now, "Approved", format!("step {name} ({action}) approved by {by}"));
+            record(
+                st,
+                now,
+                crate::api::EntryType::Approved,
+                format!("step {name} ({action}) approved by {by}"),
+            );
             set_phase(st, Phase::Mitigating, now, &format!("step {name} approved by {by}"));
             Gate::Open
         }
@@ -121,12 +126,17 @@ fn request(st: &mut IncidentStatus, index: usize, incident: &Incident, now: Date
         ignored: None,
     });
     let (name, action) = (step.name.clone(), step.action.clone());
+    let because = st
+        .approval_required_because
+        .as_ref()
+        .map(|why| format!(" ({why})"))
+        .unwrap_or_default();
     record(
         st,
         now,
-        "AwaitingApproval",
+        crate::api::EntryType::AwaitingApproval,
         format!(
-            "step {name} ({action}) waits for a human's approval; {}",
+            "step {name} ({action}) waits for a human's approval{because}; {}",
             how_to_approve(incident, &token)
         ),
     );
@@ -247,7 +257,11 @@ mod tests {
         assert_eq!(request.token, token("4b1c0d6e-0000-4000-8000-000000000001", 0, t(0)));
         assert_eq!(st.steps[0].state, StepState::AwaitingApproval);
         assert_eq!(st.phase, Some(Phase::AwaitingApproval));
-        let waiting = st.timeline.iter().find(|e| e.type_ == "AwaitingApproval").unwrap();
+        let waiting = st
+            .timeline
+            .iter()
+            .find(|e| e.type_ == crate::api::EntryType::AwaitingApproval)
+            .unwrap();
         assert!(waiting
             .message
             .contains("kubectl dontpanic approve checkout-500 -n shop"));
@@ -288,7 +302,11 @@ mod tests {
         assert_eq!(request.approved_at, Some(t(30)));
         assert_eq!(st.steps[0].state, StepState::Pending);
         assert_eq!(st.phase, Some(Phase::Mitigating));
-        let approved = st.timeline.iter().find(|e| e.type_ == "Approved").unwrap();
+        let approved = st
+            .timeline
+            .iter()
+            .find(|e| e.type_ == crate::api::EntryType::Approved)
+            .unwrap();
         assert!(approved.message.contains("by alice"), "{}", approved.message);
 
         // Later passes (cooldown, a retry) stay approved without writing it again.
@@ -322,7 +340,11 @@ mod tests {
         assert_ne!(second.token, first);
         assert_eq!(second.approved_by, None);
         assert_eq!(st.steps[1].state, StepState::AwaitingApproval);
-        let ignored: Vec<_> = st.timeline.iter().filter(|e| e.type_ == "ApprovalIgnored").collect();
+        let ignored: Vec<_> = st
+            .timeline
+            .iter()
+            .filter(|e| e.type_ == crate::api::EntryType::ApprovalIgnored)
+            .collect();
         assert_eq!(ignored.len(), 1);
         assert!(
             ignored[0].message.contains("approval of step rollback"),

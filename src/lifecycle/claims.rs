@@ -140,7 +140,7 @@ pub fn refused(st: &mut IncidentStatus, result: &ClaimResult, generation: Option
             {
                 step.state = crate::api::StepState::Pending;
             }
-            record(st, now, "Linked", message.clone());
+            record(st, now, crate::api::EntryType::Linked, message.clone());
             set_condition(
                 &mut st.conditions,
                 "Mitigated",
@@ -157,8 +157,8 @@ pub fn refused(st: &mut IncidentStatus, result: &ClaimResult, generation: Option
             let message = format!(
                 "{busy} incidents are mitigating already, the cluster-wide limit is {limit}; waiting for one to finish"
             );
-            if !last_says(st, "Waiting", &message) {
-                record(st, now, "Waiting", message.clone());
+            if !last_says(st, crate::api::EntryType::Waiting, &message) {
+                record(st, now, crate::api::EntryType::Waiting, message.clone());
             }
             set_condition(
                 &mut st.conditions,

@@ -138,7 +138,7 @@ pub fn decide(inp: &Inputs) -> Decision {
             message.push_str(&format!("; failure first observable at {}", observed.to_rfc3339()));
         }
         st.phase = Some(Phase::Detected);
-        record(&mut st, now, "Detected", message);
+        record(&mut st, now, crate::api::EntryType::Detected, message);
         return done(st, Next::Nothing, IMMEDIATELY);
     };
     if phase.is_closed() {
@@ -163,7 +163,7 @@ pub fn decide(inp: &Inputs) -> Decision {
             record(
                 &mut st,
                 now,
-                "Triaged",
+                crate::api::EntryType::Triaged,
                 format!(
                     "severity {}: {} (impact: {})",
                     verdict.severity, verdict.reason, imp.summary
@@ -189,7 +189,7 @@ pub fn decide(inp: &Inputs) -> Decision {
                 record(
                     &mut st,
                     now,
-                    "SeverityChanged",
+                    crate::api::EntryType::SeverityChanged,
                     format!("severity {current} → {}: {}", verdict.severity, verdict.reason),
                 );
                 st.severity = Some(verdict.severity);
@@ -291,8 +291,8 @@ pub fn decide(inp: &Inputs) -> Decision {
                     incident.spec.target.display(),
                     SETTLE_LIMIT.num_seconds()
                 );
-                if !last_says(&st, "Settling", &message) {
-                    record(&mut st, now, "Settling", message);
+                if !last_says(&st, crate::api::EntryType::Settling, &message) {
+                    record(&mut st, now, crate::api::EntryType::Settling, message);
                 }
                 return done(st, evidence_next, Duration::from_secs(1));
             }
@@ -405,7 +405,7 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
                 record(
                     st,
                     now,
-                    "Unlinked",
+                    crate::api::EntryType::Unlinked,
                     format!("incident {linked} is gone; handling the target here"),
                 );
                 st.linked_to = None;
@@ -432,7 +432,7 @@ fn follow_or_link(st: &mut IncidentStatus, inp: &Inputs) -> Option<Decision> {
         primary.name,
         inp.incident.spec.target.display()
     );
-    record(st, now, "Linked", message.clone());
+    record(st, now, crate::api::EntryType::Linked, message.clone());
     set_condition(
         &mut st.conditions,
         "Mitigated",
@@ -523,7 +523,7 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
             record(
                 st,
                 now,
-                "TargetChanged",
+                crate::api::EntryType::TargetChanged,
                 format!(
                     "{} changed while step {} waited: {change}",
                     inp.incident.spec.target.display(),
@@ -535,7 +535,7 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
                 record(
                     st,
                     now,
-                    "ApprovalWithdrawn",
+                    crate::api::EntryType::ApprovalWithdrawn,
                     format!(
                         "the approval request for step {} is withdrawn: it was for a target that is no longer there",
                         step.name
@@ -574,7 +574,8 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
         return (Duration::ZERO, Next::Nothing);
     }
     let policy = inp.playbook.safety_policy();
-    if approval_required(&policy, spec, (inp.action_requires_approval)(spec))
+    let someone_else_acts = st.approval_required_because.is_some();
+    if (someone_else_acts || approval_required(&policy, spec, (inp.action_requires_approval)(spec)))
         && approval::gate(st, index, inp.incident, now) == Gate::Waiting
     {
         return (WAIT, Next::Nothing);
@@ -597,8 +598,8 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
                 until.to_rfc3339(),
                 format_duration(policy.cooldown)
             );
-            if !last_says(st, "Waiting", &message) {
-                record(st, now, "Waiting", message.clone());
+            if !last_says(st, crate::api::EntryType::Waiting, &message) {
+                record(st, now, crate::api::EntryType::Waiting, message.clone());
             }
             set_condition(
                 &mut st.conditions,

@@ -34,7 +34,12 @@ pub(crate) fn set_phase(status: &mut IncidentStatus, phase: Phase, now: DateTime
         return;
     }
     status.phase = Some(phase);
-    crate::timeline::record(status, now, "PhaseChanged", format!("{phase}: {message}"));
+    crate::timeline::record(
+        status,
+        now,
+        crate::api::EntryType::PhaseChanged,
+        format!("{phase}: {message}"),
+    );
     if phase.is_closed() {
         status.times.get_or_insert_with(Default::default).closed_at = Some(now);
     }
@@ -56,7 +61,7 @@ pub(crate) fn resolve_without_action(
         generation,
         now,
     );
-    crate::timeline::record(st, now, "Recovered", reason.to_string());
+    crate::timeline::record(st, now, crate::api::EntryType::Recovered, reason.to_string());
     set_phase(st, Phase::Resolved, now, reason);
 }
 

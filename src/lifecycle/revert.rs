@@ -46,7 +46,7 @@ pub fn revert_started(st: &mut IncidentStatus, index: usize, reason: &str, now: 
     record(
         st,
         now,
-        "RevertStarted",
+        crate::api::EntryType::RevertStarted,
         format!("undoing step {name} (attempt {attempts}/{MAX_REVERT_ATTEMPTS}): {reason}"),
     );
     set_phase(st, Phase::Mitigating, now, &format!("reverting step {name}"));
@@ -84,7 +84,12 @@ pub fn revert_finished(
             revert.message = Some(outcome.message.clone());
             st.steps[index].reverted = true;
             st.target_state = None;
-            record(st, now, "StepReverted", format!("step {name}: {}", outcome.message));
+            record(
+                st,
+                now,
+                crate::api::EntryType::StepReverted,
+                format!("step {name}: {}", outcome.message),
+            );
             advance_or_escalate(st, &format!("step {name} was reverted"), generation, now);
         }
         Err(error) if error.retryable() && attempts < MAX_REVERT_ATTEMPTS => {
@@ -95,7 +100,7 @@ pub fn revert_finished(
             record(
                 st,
                 now,
-                "RevertFailed",
+                crate::api::EntryType::RevertFailed,
                 format!(
                     "step {name} could not be reverted yet (attempt {attempts}/{MAX_REVERT_ATTEMPTS}): {}; retrying after {}",
                     error.message(),
@@ -114,7 +119,12 @@ pub fn revert_finished(
                 _ if error.retryable() => format!("gave up after {attempts} attempt(s): {}", error.message()),
                 _ => error.message().to_string(),
             };
-            record(st, now, "RevertFailed", format!("step {name} was not reverted: {why}"));
+            record(
+                st,
+                now,
+                crate::api::EntryType::RevertFailed,
+                format!("step {name} was not reverted: {why}"),
+            );
             escalate(
                 st,
                 now,

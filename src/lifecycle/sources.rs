@@ -50,9 +50,9 @@ pub fn apply(incident: &Incident, status: &mut IncidentStatus, now: DateTime<Utc
         if !status
             .timeline
             .iter()
-            .any(|e| e.type_ == "DetectedAgain" && e.message == message)
+            .any(|e| e.type_ == crate::api::EntryType::DetectedAgain && e.message == message)
         {
-            record(status, now, "DetectedAgain", message);
+            record(status, now, crate::api::EntryType::DetectedAgain, message);
         }
     }
     if let Some(at) = incident.annotations().get(ALERT_RESOLVED_ANNOTATION) {
@@ -60,9 +60,9 @@ pub fn apply(incident: &Incident, status: &mut IncidentStatus, now: DateTime<Utc
         if !status
             .timeline
             .iter()
-            .any(|e| e.type_ == "AlertResolved" && e.message == message)
+            .any(|e| e.type_ == crate::api::EntryType::AlertResolved && e.message == message)
         {
-            record(status, now, "AlertResolved", message);
+            record(status, now, crate::api::EntryType::AlertResolved, message);
             let closed = status.phase.is_some_and(Phase::is_closed);
             if !closed && !mitigation_running(status) {
                 set_condition(
@@ -133,7 +133,10 @@ mod tests {
         });
         apply(&inc, &mut st, Utc::now());
         assert_eq!(st.phase, Some(Phase::Mitigating));
-        assert!(st.timeline.iter().any(|e| e.type_ == "AlertResolved"));
+        assert!(st
+            .timeline
+            .iter()
+            .any(|e| e.type_ == crate::api::EntryType::AlertResolved));
     }
 
     #[test]
@@ -149,7 +152,11 @@ mod tests {
         );
         apply(&inc, &mut st, Utc::now());
         apply(&inc, &mut st, Utc::now());
-        let again: Vec<_> = st.timeline.iter().filter(|e| e.type_ == "DetectedAgain").collect();
+        let again: Vec<_> = st
+            .timeline
+            .iter()
+            .filter(|e| e.type_ == crate::api::EntryType::DetectedAgain)
+            .collect();
         assert_eq!(again.len(), 1);
         assert!(again[0].message.contains("[revision-3]"));
         assert_eq!(st.phase, Some(Phase::Triaging));

@@ -62,7 +62,7 @@ pub fn step_started(
     record(
         st,
         now,
-        "StepStarted",
+        crate::api::EntryType::StepStarted,
         format!("step {name} ({action}) attempt {attempt}{mode} on {target}: {what}"),
     );
 }
@@ -86,7 +86,7 @@ pub fn step_succeeded(
     record(
         st,
         now,
-        "StepSucceeded",
+        crate::api::EntryType::StepSucceeded,
         format!("step {name} ({action}): {}", outcome.message),
     );
     if dry_run {
@@ -150,7 +150,7 @@ pub fn step_failed(
         record(
             st,
             now,
-            "StepFailed",
+            crate::api::EntryType::StepFailed,
             format!(
                 "step {name} ({action}) attempt {attempts}/{max_attempts} failed: {}; retrying after {}",
                 error.message(),
@@ -171,7 +171,7 @@ pub fn step_failed(
     record(
         st,
         now,
-        "StepFailed",
+        crate::api::EntryType::StepFailed,
         format!("step {name} ({action}) failed{why}: {}", error.message()),
     );
     advance_or_escalate(st, &format!("step {name} failed: {}", error.message()), generation, now);
@@ -179,8 +179,9 @@ pub fn step_failed(
 
 /// Records that the target was no longer in the state the step was planned from: nothing was
 /// sent, and the attempt does not count. Someone changed the target between this step's plan
-/// and its action, so someone is acting on it right now: the Incident stops and a human decides,
-/// rather than re-planning over their change.
+/// and its action, so someone is acting on it right now: the Incident is triaged and planned
+/// again from the new state, and every step from now on waits for a human's approval rather
+/// than acting over that person's change.
 pub fn step_drifted(st: &mut IncidentStatus, index: usize, drift: &Drift, generation: Option<i64>, now: DateTime<Utc>) {
     let step = &mut st.steps[index];
     let name = step.name.clone();
@@ -194,16 +195,17 @@ pub fn step_drifted(st: &mut IncidentStatus, index: usize, drift: &Drift, genera
     record(
         st,
         now,
-        "TargetChanged",
+        crate::api::EntryType::TargetChanged,
         format!("step {name} was not applied, the target changed since it was planned: {drift}"),
     );
-    escalate(
+    st.approval_required_because = Some(format!(
+        "the target changed between the plan of step {name} and its action ({drift})"
+    ));
+    replan_or_escalate(
         st,
-        now,
-        &format!(
-            "the target changed between the plan of step {name} and its action ({drift}); someone else is acting on it"
-        ),
+        &format!("the target changed before step {name} acted"),
         generation,
+        now,
     );
 }
 

@@ -113,7 +113,7 @@ fn a_new_incident_is_detected_triaged_and_planned() {
         .status
         .timeline
         .iter()
-        .any(|e| e.type_ == "Triaged" && e.message.contains("Major")));
+        .any(|e| e.type_ == crate::api::EntryType::Triaged && e.message.contains("Major")));
     assert_eq!(d.status.impact.as_ref().unwrap().failing_pods, Some(1));
 
     let d = w.decide(t(3));
@@ -159,7 +159,11 @@ fn approval_mode_waits_for_the_annotation() {
     let d = w.decide(t(40));
     assert_eq!(d.next, Next::StartStep(0));
     assert_eq!(w.status().phase, Some(crate::api::Phase::Mitigating));
-    assert!(w.status().timeline.iter().any(|e| e.type_ == "Approved"));
+    assert!(w
+        .status()
+        .timeline
+        .iter()
+        .any(|e| e.type_ == crate::api::EntryType::Approved));
     assert_eq!(
         w.status().steps[0].approval.as_ref().unwrap().approved_by.as_deref(),
         Some("alice")
@@ -481,7 +485,7 @@ fn severity_escalates_with_a_reason_and_never_silently_drops() {
         .status()
         .timeline
         .iter()
-        .find(|e| e.type_ == "SeverityChanged")
+        .find(|e| e.type_ == crate::api::EntryType::SeverityChanged)
         .unwrap();
     assert_eq!(entry.message, "severity Major → Critical: 0/3 endpoints ready");
     w.verdict.severity = Severity::Minor;
@@ -493,7 +497,7 @@ fn severity_escalates_with_a_reason_and_never_silently_drops() {
 fn the_timeline_is_bounded() {
     let mut st = crate::api::IncidentStatus::default();
     for i in 0..120 {
-        crate::timeline::record(&mut st, t(i), "X", format!("{i}"));
+        crate::timeline::record(&mut st, t(i), crate::api::EntryType::Waiting, format!("{i}"));
     }
     assert_eq!(st.timeline.len(), crate::timeline::STATUS_TIMELINE_CAP);
     assert_eq!(st.timeline_dropped, 70);
@@ -535,7 +539,12 @@ fn a_fix_shipped_while_approval_waits_resolves_instead_of_being_rolled_back() {
     let d = w.decide(t(30));
     assert_eq!(d.next, Next::Nothing, "approving does not roll the fix back");
     assert_eq!(d.status.phase, Some(crate::api::Phase::Resolved));
-    let changed = d.status.timeline.iter().find(|e| e.type_ == "TargetChanged").unwrap();
+    let changed = d
+        .status
+        .timeline
+        .iter()
+        .find(|e| e.type_ == crate::api::EntryType::TargetChanged)
+        .unwrap();
     assert!(changed.message.contains("checkout:v3"), "{}", changed.message);
     assert!(
         changed.message.contains("kubectl-client-side-apply"),
@@ -553,7 +562,11 @@ fn a_release_that_still_fails_is_planned_again_and_needs_a_new_approval() {
     let d = w.decide(t(30));
     assert_eq!(d.next, Next::Nothing);
     assert_eq!(d.status.phase, Some(crate::api::Phase::Triaging));
-    assert!(d.status.timeline.iter().any(|e| e.type_ == "ApprovalWithdrawn"));
+    assert!(d
+        .status
+        .timeline
+        .iter()
+        .any(|e| e.type_ == crate::api::EntryType::ApprovalWithdrawn));
     // Planned again from v3, the step waits for a new approval.
     w.decide(t(31));
     let d = w.decide(t(32));
@@ -638,4 +651,36 @@ fn a_revert_the_target_changed_under_is_not_forced() {
     assert_eq!(st.phase, Some(crate::api::Phase::Escalated));
     assert!(!st.steps[1].reverted);
     assert!(st.timeline.last().unwrap().message.contains("replicas 6 → 9"));
+}
+
+#[test]
+fn a_change_between_plan_and_action_is_planned_again_and_waits_for_a_human() {
+    let mut w = world();
+    w.drive_to_first_step();
+    let mut st = w.status().clone();
+    step_started(&mut st, 0, Change::default(), false, "Deployment/checkout", t(4));
+    let drift = crate::lifecycle::model::Drift {
+        message: "replicas 3 → 5".into(),
+        field_manager: Some("oncall-human".into()),
+    };
+    step_drifted(&mut st, 0, &drift, Some(1), t(5));
+    assert_eq!(st.phase, Some(crate::api::Phase::Triaging));
+    assert!(st
+        .approval_required_because
+        .as_deref()
+        .unwrap()
+        .contains("oncall-human"));
+    w.incident.status = Some(st);
+    w.decide(t(6));
+    let d = w.decide(t(7));
+    assert_eq!(d.next, Next::Nothing, "auto mode, yet a human decides now");
+    assert_eq!(d.status.phase, Some(crate::api::Phase::AwaitingApproval));
+    let waiting = d
+        .status
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.type_ == "AwaitingApproval")
+        .unwrap();
+    assert!(waiting.message.contains("oncall-human"), "{}", waiting.message);
 }

@@ -106,7 +106,7 @@ pub fn record_measurements(
         record(
             st,
             now,
-            "CheckVerdict",
+            crate::api::EntryType::CheckVerdict,
             format!(
                 "check {name}: {}{}",
                 verdict.as_str(),
@@ -134,7 +134,7 @@ pub fn record_measurements(
             record(
                 st,
                 now,
-                "Validated",
+                crate::api::EntryType::Validated,
                 format!("recovery validated: {}", summary.join(", ")),
             );
             set_condition(
@@ -156,7 +156,7 @@ pub fn record_measurements(
         }
         verdict => {
             let reason = format!("validation {}: {}", verdict.as_str(), summary.join(", "));
-            record(st, now, "ValidationFailed", reason.clone());
+            record(st, now, crate::api::EntryType::ValidationFailed, reason.clone());
             set_condition(
                 &mut st.conditions,
                 "Validated",

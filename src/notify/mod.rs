@@ -87,7 +87,7 @@ fn closing_reason(status: &IncidentStatus, phase: Phase) -> String {
         .iter()
         .rev()
         .find_map(|e| {
-            (e.type_ == "PhaseChanged")
+            (e.type_ == crate::api::EntryType::PhaseChanged)
                 .then(|| e.message.strip_prefix(&prefix))
                 .flatten()
         })

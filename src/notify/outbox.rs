@@ -80,7 +80,7 @@ pub fn apply_attempts(status: &mut IncidentStatus, attempts: &[Attempt], now: Da
                 crate::timeline::record(
                     status,
                     now,
-                    "NotificationFailed",
+                    crate::api::EntryType::NotificationFailed,
                     format!(
                         "{} notification to receiver {} failed after {MAX_ATTEMPTS} attempts: {error}",
                         pending.kind.as_str(),
@@ -179,7 +179,7 @@ pub fn stage(
         crate::timeline::record(
             &mut out,
             now,
-            "NotificationFailed",
+            crate::api::EntryType::NotificationFailed,
             format!(
                 "{over} undelivered notification(s) to {} dropped: more than {MAX_PENDING} were pending",
                 receivers.into_iter().collect::<Vec<_>>().join(", ")

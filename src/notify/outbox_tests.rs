@@ -118,7 +118,7 @@ fn the_last_failed_attempt_gives_up_once_in_the_timeline() {
     let failures: Vec<&str> = status
         .timeline
         .iter()
-        .filter(|e| e.type_ == "NotificationFailed")
+        .filter(|e| e.type_ == crate::api::EntryType::NotificationFailed)
         .map(|e| e.message.as_str())
         .collect();
     assert_eq!(
@@ -146,7 +146,7 @@ fn a_status_decided_before_a_write_does_not_bring_back_what_it_removed() {
     let failures = again
         .timeline
         .iter()
-        .filter(|e| e.type_ == "NotificationFailed")
+        .filter(|e| e.type_ == crate::api::EntryType::NotificationFailed)
         .count();
     assert_eq!(failures, 1, "the give-up stays in the timeline, once");
 }

@@ -201,10 +201,15 @@ fn an_escalation_says_why_even_when_evidence_follows_it() {
     crate::timeline::record(
         &mut escalated,
         now,
-        "PhaseChanged",
+        crate::api::EntryType::PhaseChanged,
         "Escalated: no usable Playbook: none selects it",
     );
-    crate::timeline::record(&mut escalated, now, "Evidence", "rollout history: rev 1");
+    crate::timeline::record(
+        &mut escalated,
+        now,
+        crate::api::EntryType::Evidence,
+        "rollout history: rev 1",
+    );
     assert_eq!(
         notifications(Some(&triaging), &escalated),
         vec![Notification::Escalated("no usable Playbook: none selects it".into())]

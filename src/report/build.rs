@@ -12,7 +12,7 @@ pub fn merge_timeline(archived: &[TimelineEntry], current: &[TimelineEntry]) -> 
     let mut out: Vec<TimelineEntry> = archived
         .iter()
         .chain(current.iter())
-        .filter(|e| seen.insert((e.time, e.type_.clone(), e.message.clone())))
+        .filter(|e| seen.insert((e.time, e.type_, e.message.clone())))
         .cloned()
         .collect();
     out.sort_by_key(|e| e.time);

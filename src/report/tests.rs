@@ -12,7 +12,7 @@ fn fixture(name: &str) -> Incident {
 fn entry(secs: i64, type_: &str, message: &str) -> TimelineEntry {
     TimelineEntry {
         time: Utc.timestamp_opt(1_795_000_000 + secs, 0).unwrap(),
-        type_: type_.into(),
+        type_: serde_json::from_value(serde_json::Value::String(type_.into())).unwrap(),
         message: message.into(),
     }
 }
@@ -80,7 +80,12 @@ fn a_timeline_longer_than_the_status_cap_is_reported_in_full() {
     status.timeline.clear();
     let mut archived = Vec::new();
     for i in 0..120 {
-        let dropped = crate::timeline::record(status, entry(i, "Waiting", "").time, "Waiting", format!("entry {i}"));
+        let dropped = crate::timeline::record(
+            status,
+            entry(i, "Waiting", "").time,
+            crate::api::EntryType::Waiting,
+            format!("entry {i}"),
+        );
         archived.extend(dropped);
     }
     assert_eq!(status.timeline.len(), crate::timeline::STATUS_TIMELINE_CAP);

@@ -254,11 +254,14 @@ async fn a_scale_planned_before_someone_else_scaled_does_not_override_them() {
     .await;
     let text = timeline_text(&st);
     assert_ne!(st.steps[0].state, StepState::Succeeded, "{text}");
-    let message = st.steps[0].message.clone().unwrap_or_default();
+    // Planned again from the new state, the step now waits for a human: someone is acting.
+    assert_eq!(st.steps[0].state, StepState::AwaitingApproval, "{text}");
+    let why = st.approval_required_because.clone().unwrap_or_default();
     assert!(
-        message.contains("has 3 replicas") && message.contains("oncall-human"),
-        "the step says what changed and who changed it: {message}"
+        why.contains("has 3 replicas") && why.contains("oncall-human"),
+        "the Incident says what changed and who changed it: {why}"
     );
+    assert!(text.contains("TargetChanged"), "{text}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let replicas = spec_replicas(&ns, "checkout").await;
     assert_eq!(replicas, Some(3), "the person's newer change stands:\n{text}");

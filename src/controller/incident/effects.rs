@@ -81,7 +81,7 @@ pub(super) async fn gather_evidence(
         }
     }
     status.evidence = Some(evidence);
-    crate::timeline::record(status, Utc::now(), "Evidence", parts.join("; "));
+    crate::timeline::record(status, Utc::now(), crate::api::EntryType::Evidence, parts.join("; "));
 }
 
 fn action_context<'a>(

@@ -188,7 +188,12 @@ async fn pass(
                     effects::gather_evidence(ctx, namespace, obs, run.status_mut()).await;
                 }
                 if let Some(note) = &observed.cloud_note {
-                    crate::timeline::record(run.status_mut(), Utc::now(), "Evidence", note.clone());
+                    crate::timeline::record(
+                        run.status_mut(),
+                        Utc::now(),
+                        crate::api::EntryType::Evidence,
+                        note.clone(),
+                    );
                 }
             }
             Effect::Claim => {
@@ -238,8 +243,8 @@ fn note_outside_news(
         lifecycle::sources::apply(incident, status, now);
     }
     for error in &observed.rule_errors {
-        if !crate::timeline::last_says(status, "RuleError", error) {
-            crate::timeline::record(status, now, "RuleError", error.clone());
+        if !crate::timeline::last_says(status, crate::api::EntryType::RuleError, error) {
+            crate::timeline::record(status, now, crate::api::EntryType::RuleError, error.clone());
         }
     }
 }
