@@ -201,22 +201,9 @@ async fn a_crash_right_after_a_revert_intent_reverts_once() {
 }
 
 async fn wait_closed(ns: &TestNamespace, name: &str) -> dontpanic::api::IncidentStatus {
-    let api = ns.api::<Incident>();
-    eventually(&format!("incident {name} to close"), Duration::from_secs(120), || {
-        let api = api.clone();
-        async move {
-            let st = api
-                .get(name)
-                .await
-                .map_err(|e| e.to_string())?
-                .status
-                .unwrap_or_default();
-            if st.phase.is_some_and(|p| p.is_closed()) {
-                Ok(st)
-            } else {
-                Err(format!("phase {:?}", st.phase))
-            }
-        }
+    let what = format!("incident {name} to close");
+    wait_status(ns, name, &what, Duration::from_secs(120), |st| {
+        st.phase.is_some_and(|p| p.is_closed())
     })
     .await
 }
