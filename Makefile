@@ -45,7 +45,7 @@ operator-identity: chart-install
 	$(TESTBED_ENV) && bash hack/operator/identity.sh
 
 test-unit: build
-	cargo test --locked $(TEST_FEATURES) --lib --bins --test fuzz_parsers
+	cargo test --locked $(TEST_FEATURES) --lib --bins --test fuzz_parsers --test fuzz_time
 
 test-e2e: build operator-identity
 	$(TESTBED_ENV) && export DONTPANIC_OPERATOR_KUBECONFIG="$$TESTBED_DIR/operator.kubeconfig" && \

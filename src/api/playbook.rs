@@ -94,9 +94,10 @@ pub struct NotifySpec {
     /// of the non-paging receivers. Minor never pages, whatever the routes say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteSpec>,
-    /// How often the digest of Minor notifications is sent, e.g. "10m"; 10m when absent.
+    /// How often the digest of Minor notifications is sent, e.g. "10m"; 10m when absent, at most
+    /// 720h (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("digestInterval must be a duration such as 10m"))]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]{1,5}(ms|s|m|h))+$') && duration(self) <= duration('720h')").message("digestInterval must be a duration such as 10m, at most 720h (30 days)"))]
     #[schemars(length(max = 32))]
     pub digest_interval: Option<String>,
 }
@@ -194,8 +195,9 @@ pub struct Detection {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutHealth {
-    /// How long new pods may stay not Ready before the rollout counts as failed, e.g. "20s".
-    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("unavailableFor must be a duration such as 30s, 5m or 1h30m"))]
+    /// How long new pods may stay not Ready before the rollout counts as failed, e.g. "20s"; at
+    /// most 720h (30 days).
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]{1,5}(ms|s|m|h))+$') && duration(self) <= duration('720h')").message("unavailableFor must be a duration such as 30s, 5m or 1h30m, at most 720h (30 days)"))]
     #[schemars(length(max = 32))]
     pub unavailable_for: String,
 }
@@ -367,9 +369,9 @@ pub struct RdsCutover {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.failureLimit) || !has(self.count) || self.count == 0 || self.failureLimit < self.count").message("failureLimit must be below count"))]
 pub struct ValidationSpec {
-    /// Time between measurements, e.g. "5s".
+    /// Time between measurements, e.g. "5s"; at most 720h (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("interval must be a duration such as 5s or 1m"))]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]{1,5}(ms|s|m|h))+$') && duration(self) <= duration('720h')").message("interval must be a duration such as 5s or 1m, at most 720h (30 days)"))]
     #[schemars(length(max = 32))]
     pub interval: Option<String>,
     /// Measurements per check; the analysis succeeds after this many without failing.
@@ -384,9 +386,9 @@ pub struct ValidationSpec {
     /// Succeed early after this many consecutive successes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consecutive_success_limit: Option<u32>,
-    /// Wait before the first measurement, e.g. "10s".
+    /// Wait before the first measurement, e.g. "10s"; at most 720h (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("initialDelay must be a duration such as 10s"))]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]{1,5}(ms|s|m|h))+$') && duration(self) <= duration('720h')").message("initialDelay must be a duration such as 10s, at most 720h (30 days)"))]
     #[schemars(length(max = 32))]
     pub initial_delay: Option<String>,
     /// The checks; all must pass.
@@ -483,8 +485,10 @@ pub struct HttpCheck {
     /// A substring the body must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
-    /// e.g. "5s"; 5s when absent.
+    /// How long one request may take, e.g. "5s"; 5s when absent, at most 5m (checked by the
+    /// operator: a rule here would push the schema past the API server's CEL cost budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub timeout: Option<String>,
 }
 
@@ -510,9 +514,10 @@ pub struct SafetySpec {
     /// would change.
     #[serde(default)]
     pub mode: SafetyMode,
-    /// No new mitigation on the same target within this time after the last one, e.g. "5m".
+    /// No new mitigation on the same target within this time after the last one, e.g. "5m"; at
+    /// most 720h (30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]+(ms|s|m|h))+$')").message("cooldown must be a duration such as 5m"))]
+    #[x_kube(validation = Rule::new(r"self.matches('^([0-9]{1,5}(ms|s|m|h))+$') && duration(self) <= duration('720h')").message("cooldown must be a duration such as 5m, at most 720h (30 days)"))]
     #[schemars(length(max = 32))]
     pub cooldown: Option<String>,
     /// Attempts per step before it fails for good.

@@ -132,4 +132,75 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Other(String),
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+/// A reconcile panicked; the panic was contained to that object, which is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("reconcile panicked: {0}")]
+pub struct Panicked(pub String);
+
+/// The longest a reconcile asks to wait before the next one. Waits come from times written in
+/// status and Playbooks; the controller's timer queue panics on deadlines years away, and
+/// looking again within the hour costs nothing.
+pub const MAX_REQUEUE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A requeue after `wait`, capped at [`MAX_REQUEUE`].
+pub fn requeue_after(wait: std::time::Duration) -> kube::runtime::controller::Action {
+    kube::runtime::controller::Action::requeue(wait.min(MAX_REQUEUE))
+}
+
+/// Runs one reconcile so that a panic in it becomes a [`Panicked`] error for `error_policy` to
+/// retry with backoff, instead of ending the controller and with it the process.
+pub async fn contain_panics<T, E: From<Panicked>>(
+    reconcile: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    use futures::FutureExt;
+    // Nothing is shared across the unwind that a later reconcile could see half-updated: the
+    // state a reconcile changes lives in the API server and in mutexes that tolerate poison.
+    match std::panic::AssertUnwindSafe(reconcile).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".to_string());
+            tracing::error!(%message, "reconcile panicked; retrying with backoff");
+            Err(Panicked(message).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_becomes_an_error() {
+        let result: Result<(), Error> = contain_panics(async {
+            tokio::task::yield_now().await;
+            panic!("index out of bounds");
+        })
+        .await;
+        assert!(matches!(result, Err(Error::Panicked(Panicked(m))) if m == "index out of bounds"));
+        let formatted: Result<(), Error> = contain_panics(async { panic!("step {}", 3) }).await;
+        assert!(matches!(formatted, Err(Error::Panicked(Panicked(m))) if m == "step 3"));
+    }
+
+    #[tokio::test]
+    async fn a_reconcile_that_does_not_panic_is_untouched() {
+        assert!(matches!(contain_panics(async { Ok::<_, Error>(7) }).await, Ok(7)));
+        let err = contain_panics(async { Err::<(), _>(Error::Other("no".into())) }).await;
+        assert!(matches!(err, Err(Error::Other(m)) if m == "no"));
+    }
+
+    #[test]
+    fn requeues_are_capped() {
+        assert_eq!(
+            requeue_after(std::time::Duration::MAX),
+            kube::runtime::controller::Action::requeue(MAX_REQUEUE)
+        );
+    }
 }

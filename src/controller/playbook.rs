@@ -3,7 +3,7 @@
 use super::status::apply_status;
 use super::{Context, Error};
 use crate::api::{set_condition, Playbook, PlaybookSpec, PlaybookStatus, TargetKind};
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration_at_most, MAX_PLAYBOOK_DURATION};
 use crate::mitigation;
 use chrono::Utc;
 use kube::api::Api;
@@ -63,22 +63,33 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
         for check in &v.checks {
             out.extend(crate::validation::check_spec_problems(check));
         }
-        for (name, value) in [("interval", &v.interval), ("initialDelay", &v.initial_delay)] {
-            if let Some(d) = value {
-                if let Err(e) = parse_duration(d) {
-                    out.push(format!("validation.{name}: {e}"));
-                }
-            }
-        }
     }
-    if let Some(c) = &safety.cooldown {
-        if let Err(e) = parse_duration(c) {
-            out.push(format!("safety.cooldown: {e}"));
-        }
-    }
-    if let Some(rh) = spec.detection.as_ref().and_then(|d| d.rollout_health.as_ref()) {
-        if let Err(e) = parse_duration(&rh.unavailable_for) {
-            out.push(format!("detection.rolloutHealth.unavailableFor: {e}"));
+    // The CRD bounds these too; a Playbook stored under an older CRD still gets the reason here.
+    let durations = [
+        (
+            "validation.interval",
+            spec.validation.as_ref().and_then(|v| v.interval.as_ref()),
+        ),
+        (
+            "validation.initialDelay",
+            spec.validation.as_ref().and_then(|v| v.initial_delay.as_ref()),
+        ),
+        ("safety.cooldown", safety.cooldown.as_ref()),
+        (
+            "detection.rolloutHealth.unavailableFor",
+            spec.detection
+                .as_ref()
+                .and_then(|d| d.rollout_health.as_ref())
+                .map(|r| &r.unavailable_for),
+        ),
+        (
+            "notify.digestInterval",
+            spec.notify.as_ref().and_then(|n| n.digest_interval.as_ref()),
+        ),
+    ];
+    for (field, value) in durations {
+        if let Some(Err(e)) = value.map(|d| parse_duration_at_most(d, MAX_PLAYBOOK_DURATION)) {
+            out.push(format!("{field}: {e}"));
         }
     }
     if let Some(triage) = &spec.triage {
@@ -101,6 +112,14 @@ pub fn problems(spec: &PlaybookSpec) -> Vec<String> {
 #[tracing::instrument(name = "reconcile_playbook", skip_all, fields(playbook = %playbook.name_any()))]
 pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
+    let result = super::contain_panics(check_and_report(&playbook, &ctx)).await;
+    ctx.metrics
+        .observe_reconcile("playbook", started.elapsed(), result.is_ok());
+    result
+}
+
+/// Sets `Ready` from [`problems`].
+async fn check_and_report(playbook: &Playbook, ctx: &Context) -> Result<Action, Error> {
     let namespace = playbook.namespace().unwrap_or_default();
     let api: Api<Playbook> = Api::namespaced(ctx.client.clone(), &namespace);
     let found = problems(&playbook.spec);
@@ -128,15 +147,29 @@ pub async fn reconcile(playbook: Arc<Playbook>, ctx: Arc<Context>) -> Result<Act
         playbook.metadata.generation,
         Utc::now(),
     );
-    let result =
-        apply_status::<Playbook, PlaybookStatus>(&api, &playbook, playbook.status.as_ref(), &status, None).await;
-    ctx.metrics
-        .observe_reconcile("playbook", started.elapsed(), result.is_ok());
-    result?;
+    apply_status::<Playbook, PlaybookStatus>(&api, playbook, playbook.status.as_ref(), &status, None).await?;
     Ok(Action::await_change())
 }
 
 pub fn error_policy(playbook: Arc<Playbook>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(playbook = %playbook.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::problems;
+    use crate::api::Playbook;
+
+    /// A Playbook stored under an older CRD, without the duration bounds, is not silently
+    /// accepted: it is not ready, and says which field is out of range.
+    #[test]
+    fn an_out_of_range_cooldown_from_an_older_crd_is_a_problem() {
+        let playbook: Playbook = serde_yaml::from_str(
+            "apiVersion: dontpanic.dev/v1alpha1\nkind: Playbook\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {kinds: [Deployment]}\n  mitigations: [{severities: [Major], steps: [{action: RollbackDeployment}]}]\n  safety: {mode: auto, cooldown: 9999999999999h}\n",
+        )
+        .unwrap();
+        let found = problems(&playbook.spec);
+        assert!(found.iter().any(|p| p.starts_with("safety.cooldown:")), "{found:?}");
+    }
 }

@@ -7,7 +7,7 @@ use crate::api::{
     Incident, IncidentSource, IncidentSpec, IncidentTarget, Playbook, TargetKind, DETECTED_AGAIN_ANNOTATION,
 };
 use crate::controller::FIELD_MANAGER;
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration_at_most, MAX_PLAYBOOK_DURATION};
 use crate::kubeutil::{api_for, HEALTHY_AT_ANNOTATION};
 use crate::metrics::Metrics;
 use chrono::Utc;
@@ -42,6 +42,8 @@ pub struct DetectionContext {
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Panicked(#[from] crate::controller::Panicked),
 }
 
 /// The pod's Deployment, from its owning ReplicaSet's name minus the pod-template-hash.
@@ -121,8 +123,8 @@ fn selecting_playbook(ctx: &DetectionContext, deployment: &Deployment) -> Option
         .detection
         .as_ref()
         .and_then(|d| d.rollout_health.as_ref())
-        .and_then(|r| parse_duration(&r.unavailable_for).ok())
-        .and_then(|w| chrono::Duration::from_std(w).ok());
+        .and_then(|r| parse_duration_at_most(&r.unavailable_for, MAX_PLAYBOOK_DURATION).ok())
+        .map(crate::duration::to_chrono);
     Some((pb.name_any(), window))
 }
 
@@ -153,7 +155,7 @@ async fn record_healthy(ctx: &DetectionContext, deployment: &Deployment, replica
 
 async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<DetectionContext>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = check(&deployment, &ctx).await;
+    let result = crate::controller::contain_panics(check(&deployment, &ctx)).await;
     ctx.metrics
         .observe_reconcile("detection", started.elapsed(), result.is_ok());
     result
@@ -188,7 +190,7 @@ async fn check(deployment: &Deployment, ctx: &DetectionContext) -> Result<Action
         Health::Healthy => Ok(Action::await_change()),
         Health::Pending { recheck_at } => {
             let wait = (recheck_at - now).to_std().unwrap_or_default() + Duration::from_millis(200);
-            Ok(Action::requeue(wait))
+            Ok(crate::controller::requeue_after(wait))
         }
         Health::Failing {
             revision,

@@ -171,6 +171,6 @@ pub fn health(
         };
     }
     Health::Pending {
-        recheck_at: earliest + unavailable_for,
+        recheck_at: crate::duration::after_signed(earliest, unavailable_for),
     }
 }

@@ -581,16 +581,16 @@ fn next_step(st: &mut IncidentStatus, inp: &Inputs) -> (Duration, Next) {
         return (WAIT, Next::Nothing);
     }
     if !policy.dry_run() && st.steps.iter().all(|s| s.started_at.is_none()) {
-        let cooldown = chrono::Duration::from_std(policy.cooldown).unwrap_or_default();
+        let cooldown = policy.cooldown;
         let recent = inp
             .others
             .iter()
             .filter(|o| same_target(o, inp.incident))
             .filter_map(|o| o.last_mutation_at.map(|t| (t, o.name.clone())))
-            .filter(|(t, _)| *t + cooldown > now)
+            .filter(|(t, _)| crate::duration::after(*t, cooldown) > now)
             .max();
         if let Some((at, name)) = recent {
-            let until = at + cooldown;
+            let until = crate::duration::after(at, cooldown);
             let message = format!(
                 "cooldown: incident {name} changed {} at {}; no new mitigation before {} (cooldown {})",
                 inp.incident.spec.target.display(),

@@ -93,9 +93,9 @@ pub fn revert_finished(
             advance_or_escalate(st, &format!("step {name} was reverted"), generation, now);
         }
         Err(error) if error.retryable() && attempts < MAX_REVERT_ATTEMPTS => {
-            let backoff = chrono::Duration::seconds(5 * 2_i64.pow(attempts.saturating_sub(1).min(5)));
+            let retry_at = crate::duration::after_signed(now, crate::duration::backoff(attempts, 5));
             revert.state = RevertState::Pending;
-            revert.retry_after = Some(now + backoff);
+            revert.retry_after = Some(retry_at);
             revert.message = Some(error.message().to_string());
             record(
                 st,
@@ -104,7 +104,7 @@ pub fn revert_finished(
                 format!(
                     "step {name} could not be reverted yet (attempt {attempts}/{MAX_REVERT_ATTEMPTS}): {}; retrying after {}",
                     error.message(),
-                    (now + backoff).to_rfc3339()
+                    retry_at.to_rfc3339()
                 ),
             );
         }

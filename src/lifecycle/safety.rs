@@ -1,7 +1,7 @@
 //! The one safety policy every mutating step obeys.
 
 use crate::api::{SafetyMode, SafetySpec, StepSpec};
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration_at_most, MAX_PLAYBOOK_DURATION};
 use std::time::Duration;
 
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(300);
@@ -16,15 +16,17 @@ pub struct SafetyPolicy {
 }
 
 impl SafetyPolicy {
+    /// A cooldown the operator cannot read (too long, or from before the CRD bounded it) makes
+    /// the Playbook not Ready (see `controller::playbook::problems`); should it still be used,
+    /// the longest allowed cooldown applies, never a shorter one than asked for.
     pub fn from_spec(spec: Option<&SafetySpec>) -> SafetyPolicy {
         let spec = spec.cloned().unwrap_or_default();
         SafetyPolicy {
             mode: spec.mode,
-            cooldown: spec
-                .cooldown
-                .as_deref()
-                .and_then(|c| parse_duration(c).ok())
-                .unwrap_or(DEFAULT_COOLDOWN),
+            cooldown: match spec.cooldown.as_deref() {
+                None => DEFAULT_COOLDOWN,
+                Some(c) => parse_duration_at_most(c, MAX_PLAYBOOK_DURATION).unwrap_or(MAX_PLAYBOOK_DURATION),
+            },
             max_attempts: spec.max_attempts.filter(|n| *n > 0).unwrap_or(DEFAULT_MAX_ATTEMPTS),
         }
     }

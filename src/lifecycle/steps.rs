@@ -143,9 +143,9 @@ pub fn step_failed(
     step.message = Some(error.message().to_string());
     let (name, action, attempts) = (step.name.clone(), step.action.clone(), step.attempts);
     if error.retryable() && attempts < max_attempts {
-        let backoff = chrono::Duration::seconds(5 * 2_i64.pow(attempts.saturating_sub(1).min(4)));
+        let retry_at = crate::duration::after_signed(now, crate::duration::backoff(attempts, 4));
         step.state = StepState::Pending;
-        step.retry_after = Some(now + backoff);
+        step.retry_after = Some(retry_at);
         st.last_step = Some(format!("{name} (Pending)"));
         record(
             st,
@@ -154,7 +154,7 @@ pub fn step_failed(
             format!(
                 "step {name} ({action}) attempt {attempts}/{max_attempts} failed: {}; retrying after {}",
                 error.message(),
-                (now + backoff).to_rfc3339()
+                retry_at.to_rfc3339()
             ),
         );
         return;

@@ -3,12 +3,12 @@
 use super::set_phase;
 use super::steps::advance_or_escalate;
 use crate::api::{set_condition, CheckStatus, IncidentStatus, Phase, Postmortem, ValidationSpec, ValidationStatus};
-use crate::duration::parse_duration;
+use crate::duration::{after, parse_duration_at_most, MAX_PLAYBOOK_DURATION};
 use crate::lifecycle::analysis::{self, Limits, MeasurementResult, Verdict};
 use crate::timeline::record;
 use chrono::{DateTime, Utc};
 
-pub const DEFAULT_INTERVAL_SECS: i64 = 5;
+pub const DEFAULT_INTERVAL_SECS: u64 = 5;
 /// The name of the check a target gets when its Playbook names none: for every kind it asks
 /// whether the target is available.
 pub const DEFAULT_CHECK: &str = "available";
@@ -27,15 +27,15 @@ fn checks_of(spec: Option<&ValidationSpec>) -> Vec<String> {
 
 /// Starts validating after a step.
 pub fn start_validation(st: &mut IncidentStatus, step_index: usize, spec: Option<&ValidationSpec>, now: DateTime<Utc>) {
+    // An unreadable delay makes the Playbook not Ready; measuring at once is then the safe side.
     let delay = spec
         .and_then(|s| s.initial_delay.as_deref())
-        .and_then(|d| parse_duration(d).ok())
-        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .and_then(|d| parse_duration_at_most(d, MAX_PLAYBOOK_DURATION).ok())
         .unwrap_or_default();
     st.validation = Some(ValidationStatus {
         after_step: step_index as u32,
         started_at: now,
-        next_measurement_at: Some(now + delay),
+        next_measurement_at: Some(after(now, delay)),
         verdict: Verdict::Running,
         checks: checks_of(spec)
             .into_iter()
@@ -75,9 +75,8 @@ pub fn record_measurements(
     let interval = spec_or_default
         .interval
         .as_deref()
-        .and_then(|i| parse_duration(i).ok())
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .unwrap_or(chrono::Duration::seconds(DEFAULT_INTERVAL_SECS));
+        .and_then(|i| parse_duration_at_most(i, MAX_PLAYBOOK_DURATION).ok())
+        .unwrap_or(std::time::Duration::from_secs(DEFAULT_INTERVAL_SECS));
     let Some(mut validation) = st.validation.take() else {
         return AfterMeasure::KeepMeasuring;
     };
@@ -120,7 +119,7 @@ pub fn record_measurements(
     }
     let overall = analysis::overall(&validation.checks);
     validation.verdict = overall;
-    validation.next_measurement_at = (!overall.is_final()).then_some(now + interval);
+    validation.next_measurement_at = (!overall.is_final()).then_some(after(now, interval));
     let step_index = validation.after_step as usize;
     let summary: Vec<String> = validation
         .checks
@@ -148,9 +147,7 @@ pub fn record_measurements(
             );
             set_phase(st, Phase::Resolved, now, "recovery validated");
             st.postmortem = Some(Postmortem {
-                due_by: now
-                    + chrono::Duration::from_std(review_period)
-                        .unwrap_or(chrono::Duration::hours(DEFAULT_REVIEW_PERIOD_HOURS)),
+                due_by: after(now, review_period),
             });
             AfterMeasure::Resolved
         }

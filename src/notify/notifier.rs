@@ -184,7 +184,7 @@ impl Shared {
             .and_then(|name| self.playbooks.get(&ObjectRef::new(name).within(&namespace)))
             .and_then(|pb| pb.spec.notify.clone())
             .and_then(|n| n.digest_interval)
-            .and_then(|d| crate::duration::parse_duration(&d).ok())
+            .and_then(|d| crate::duration::parse_duration_at_most(&d, crate::duration::MAX_PLAYBOOK_DURATION).ok())
             .unwrap_or(DEFAULT_DIGEST_INTERVAL)
     }
 }

@@ -91,7 +91,7 @@ pub fn apply_attempts(status: &mut IncidentStatus, attempts: &[Attempt], now: Da
             Some(error) => {
                 let pending = &mut status.notifications[index];
                 pending.attempts = attempt.number;
-                pending.next_attempt_at = Some(now + backoff(attempt.number));
+                pending.next_attempt_at = Some(crate::duration::after_signed(now, backoff(attempt.number)));
                 pending.last_error = Some(crate::evidence::clip(error, 1000));
             }
         }

@@ -19,7 +19,7 @@ impl MetricProvider for HttpProvider<'_> {
             .spec
             .timeout
             .as_deref()
-            .and_then(|t| crate::duration::parse_duration(t).ok())
+            .and_then(|t| crate::duration::parse_duration_at_most(t, crate::duration::MAX_HTTP_TIMEOUT).ok())
             .unwrap_or(Duration::from_secs(5));
         let expected = self.spec.expect_status.unwrap_or(200);
         let fail = |message: String, value: Option<String>| MeasurementResult {

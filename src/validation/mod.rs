@@ -118,7 +118,7 @@ pub fn check_spec_problems(check: &CheckSpec) -> Vec<String> {
             ));
         }
         if let Some(t) = &h.timeout {
-            if let Err(e) = crate::duration::parse_duration(t) {
+            if let Err(e) = crate::duration::parse_duration_at_most(t, crate::duration::MAX_HTTP_TIMEOUT) {
                 problems.push(format!("check {:?}: http.timeout: {e}", check.name));
             }
         }

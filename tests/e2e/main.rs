@@ -7,6 +7,7 @@ mod conflicts;
 mod detection;
 mod foundation;
 mod harness;
+mod hostile_input;
 mod lifecycle;
 mod never_worse;
 mod notifications;

@@ -28,7 +28,7 @@ const PASSES_PER_RECONCILE: usize = 6;
 
 pub async fn reconcile(incident: Arc<Incident>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_retrying_conflicts(&incident, &ctx).await;
+    let result = super::contain_panics(reconcile_retrying_conflicts(&incident, &ctx)).await;
     ctx.metrics
         .observe_reconcile("incident", started.elapsed(), result.is_ok());
     result
@@ -122,7 +122,7 @@ async fn reconcile_inner(incident: &Incident, ctx: &Context) -> Result<Action, E
             }
             Some(requeue) => {
                 writer.write(&status).await?;
-                return Ok(Action::requeue(requeue.max(IMMEDIATELY)));
+                return Ok(super::requeue_after(requeue.max(IMMEDIATELY)));
             }
             None => {
                 writer.write(&status).await?;
